@@ -1,0 +1,312 @@
+"""The ``meshmirror`` command (kubectl-like). Bad input is ``error: ...`` and exit 2.
+
+meshmirror plan  --source west west=west.yaml east=east.yaml [-o yaml|json|table]
+meshmirror diff  --source west west=west.yaml east=east.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NoReturn, TextIO
+
+import yaml
+
+from meshmirror.codes import Conflict, Skip
+from meshmirror.diff import diff
+from meshmirror.labels import LabelError, SelectorError
+from meshmirror.loader import LoadError, load_cluster
+from meshmirror.manifest import ManifestError, to_manifest
+from meshmirror.mirror import Resolver
+from meshmirror.model import ClusterState
+from meshmirror.names import InvalidNameError
+from meshmirror.plan import Plan, PlanOptions, plan
+
+__all__ = ["CliError", "main"]
+
+
+class CliError(Exception):
+    """Bad input on the command line: printed as ``error: ...``, exit 2."""
+
+
+#: What the CLI turns into ``error: ...`` and exit 2.
+BAD_INPUT: tuple[type[BaseException], ...] = (
+    CliError,
+    LoadError,
+    ManifestError,
+    SelectorError,
+    LabelError,
+    InvalidNameError,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(message)
+
+
+def dns_resolver(host: str) -> list[str]:
+    """Every address ``host`` resolves to, as Go's ``net.LookupIP`` returns them."""
+    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+# -- shared options -------------------------------------------------------------------
+
+
+def add_cluster_arguments(p: argparse.ArgumentParser, *, target: bool = False) -> None:
+    """``--source NAME CLUSTER=PATH ...`` and the planner's flags."""
+    p.add_argument("--source", required=True, metavar="NAME", help="the source cluster")
+    p.add_argument(
+        "clusters",
+        nargs="+",
+        metavar="CLUSTER=PATH" + (" ... NAMESPACE/SERVICE" if target else ""),
+        help="each cluster's kubectl dump: a file or a directory",
+    )
+    p.add_argument(
+        "--enable-headless-services",
+        action="store_true",
+        help="mirror headless services as headless, with per-pod services (Linkerd's flag)",
+    )
+    p.add_argument(
+        "--enable-namespace-creation",
+        action="store_true",
+        help="plan missing namespaces instead of skipping (Linkerd's flag)",
+    )
+    p.add_argument(
+        "--no-resolve",
+        action="store_true",
+        help="do not resolve gateway hostnames: a hostname gateway becomes a skip",
+    )
+
+
+def parse_clusters(specs: Sequence[str]) -> dict[str, str]:
+    """``CLUSTER=PATH`` arguments as a mapping, refusing malformed or repeated names."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise CliError(f"{spec!r} is not CLUSTER=PATH (for example east=east.yaml)")
+        if name in out:
+            raise CliError(f"cluster {name!r} is given twice")
+        out[name] = path
+    return out
+
+
+def load_clusters(
+    source: str, specs: Sequence[str]
+) -> tuple[ClusterState, dict[str, ClusterState]]:
+    """The source's state and every other cluster's, from ``CLUSTER=PATH`` arguments."""
+    paths = parse_clusters(specs)
+    if source not in paths:
+        raise CliError(
+            f"--source {source!r} is not among the clusters given "
+            f"({', '.join(sorted(paths))}); add {source}=PATH"
+        )
+    states = {name: load_cluster(name, path) for name, path in paths.items()}
+    src = states.pop(source)
+    return src, states
+
+
+def options_from(args: argparse.Namespace) -> PlanOptions:
+    return PlanOptions(
+        enable_headless_services=args.enable_headless_services,
+        enable_namespace_creation=args.enable_namespace_creation,
+    )
+
+
+def resolver_from(args: argparse.Namespace) -> Resolver:
+    return None if args.no_resolve else dns_resolver
+
+
+def plan_from(
+    args: argparse.Namespace, specs: Sequence[str] | None = None
+) -> tuple[Plan, ClusterState, dict[str, ClusterState]]:
+    source, remotes = load_clusters(args.source, args.clusters if specs is None else specs)
+    p = plan(source, remotes, resolve=resolver_from(args), options=options_from(args))
+    return p, source, remotes
+
+
+def warn(findings: Iterable[Skip | Conflict], err: TextIO) -> None:
+    """Skips and conflicts on stderr, one per line: ``warning: <code>: <message>``."""
+    for f in findings:
+        print(f"warning: {f.code.value}: {f.message}", file=err)
+
+
+def dump_yaml(doc: Any) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def dump_json(doc: Any) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+# -- plan -----------------------------------------------------------------------------
+
+
+def plan_document(p: Plan) -> dict[str, Any]:
+    """The plan as one ``kind: List``."""
+    return {"apiVersion": "v1", "kind": "List", "items": [to_manifest(o) for o in p.objects]}
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return (
+        "\n".join(
+            "   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        )
+        + "\n"
+    )
+
+
+def plan_table(p: Plan) -> str:
+    """A kubectl-like table: every planned object with its mode and origin, then each
+    federated Service with its members and winner."""
+    origin: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for m in p.mirrors:
+        src = f"{m.remote.namespace}/{m.remote.name}@{m.target}"
+        for ref in m.refs:
+            origin[(ref.kind, ref.namespace, ref.name)] = (m.mode, src)
+    for f in p.federated:
+        members = ",".join(x.entry for x in f.members)
+        origin[("Service", f.service.namespace, f.service.name)] = ("federated", members)
+    rows: list[list[str]] = [["KIND", "NAMESPACE", "NAME", "MODE", "FROM"]]
+    for o in p.objects:
+        mode, src = origin.get((o.kind, o.namespace, o.name), ("namespace", "-"))
+        rows.append([o.kind, o.namespace or "-", o.name, mode, src])
+    out = _table(rows)
+    if p.federated:
+        fed_rows = [["FEDERATED", "NAMESPACE", "WINNER", "MEMBERS"]]
+        for f in p.federated:
+            fed_rows.append(
+                [
+                    f.service.name,
+                    f.service.namespace,
+                    f.winner.entry,
+                    ",".join(x.entry for x in f.members),
+                ]
+            )
+        out += "\n" + _table(fed_rows)
+    return out
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    p, _, _ = plan_from(args)
+    warn((*p.skipped, *p.conflicts), err)
+    if args.output == "yaml":
+        out.write(dump_yaml(plan_document(p)))
+    elif args.output == "json":
+        out.write(dump_json(plan_document(p)))
+    else:
+        out.write(plan_table(p))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    p, source, _ = plan_from(args)
+    warn((*p.skipped, *p.conflicts), err)
+    changes = diff(p, source)
+    if args.output == "json":
+        out.write(
+            dump_json(
+                {
+                    "creates": [to_manifest(o) for o in changes.creates],
+                    "updates": [
+                        {"before": to_manifest(u.before), "after": to_manifest(u.after)}
+                        for u in changes.updates
+                    ],
+                    "deletes": [to_manifest(o) for o in changes.deletes],
+                }
+            )
+        )
+    elif changes:
+        out.write(changes.describe() + "\n")
+    return 1 if changes else 0
+
+
+# -- entry point ----------------------------------------------------------------------
+
+Command = Callable[[argparse.Namespace, TextIO, TextIO], int]
+
+#: Commands another package provides; argv after the name is handed over whole.
+DELEGATED: Mapping[str, str] = {
+    "link": "meshmirror_k8s.cli:link_main",
+    "controller": "meshmirror_k8s.__main__:main",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="meshmirror",
+        description="Plan Linkerd multi-cluster mirrors from kubectl dumps, without a cluster.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("plan", help="print every object the service mirror keeps")
+    add_cluster_arguments(p)
+    p.add_argument("-o", "--output", choices=("yaml", "json", "table"), default="yaml")
+    p.set_defaults(func=cmd_plan)
+
+    d = sub.add_parser("diff", help="what it takes to reach the plan (exit 1 on changes)")
+    add_cluster_arguments(d)
+    d.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    d.set_defaults(func=cmd_diff)
+
+    for name in DELEGATED:
+        sub.add_parser(
+            name, help=f"see `meshmirror {name} --help` (needs meshmirror[k8s])", add_help=False
+        )
+
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+#: Functions that add subcommands (check, resolve, graph) to the subparsers.
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def _delegate(name: str, argv: list[str]) -> int:
+    import importlib
+
+    module_name, _, func_name = DELEGATED[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CliError(
+            f"`meshmirror {name}` needs the Kubernetes extra: pip install 'meshmirror[k8s]' ({exc})"
+        ) from None
+    func: Callable[[list[str]], int] = getattr(module, func_name)
+    return func(argv)
+
+
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args_list and args_list[0] in DELEGATED:
+            return _delegate(args_list[0], args_list[1:])
+        args = build_parser().parse_args(args_list)
+        code: int = args.func(args, out, err)
+        return code
+    except BAD_INPUT as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+def run() -> None:  # pragma: no cover - the console script
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

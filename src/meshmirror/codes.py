@@ -1,0 +1,84 @@
+"""Why something was not mirrored, and where federated members disagree.
+
+Codes are stable (DESIGN.md section 8): tools match on them. New codes may be added;
+existing ones keep their meaning.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from meshmirror.model import ObjectRef
+
+__all__ = ["Conflict", "ConflictCode", "Skip", "SkipCode"]
+
+
+class SkipCode(str, enum.Enum):
+    """Why a remote Service (or a Link) that could be mirrored is not."""
+
+    NAMESPACE_MISSING = "NamespaceMissing"
+    NAME_TOO_LONG = "NameTooLong"
+    INVALID_NAME = "InvalidName"
+    NOT_OWNED = "NotOwned"
+    REMOTE_IS_MIRROR = "RemoteIsMirror"
+    UNKNOWN_CLUSTER = "UnknownCluster"
+    NO_GATEWAY = "NoGateway"
+    GATEWAY_UNRESOLVED = "GatewayUnresolved"
+    HEADLESS_MEMBER = "HeadlessMember"
+    NO_PORTS = "NoPorts"
+    # Added after the first contract:
+    NAME_COLLISION = "NameCollision"
+    HEADLESS_NOT_LABELLED = "HeadlessNotLabelled"
+    HEADLESS_NO_ENDPOINTS = "HeadlessNoEndpoints"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ConflictCode(str, enum.Enum):
+    """How a federated member disagrees with the member whose spec wins."""
+
+    PORT_CONFLICT = "PortConflict"
+    TYPE_CONFLICT = "TypeConflict"
+    HEADLESS_CONFLICT = "HeadlessConflict"
+    SESSION_AFFINITY_CONFLICT = "SessionAffinityConflict"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen(order=True)
+class Skip:
+    """Something deliberately not mirrored.
+
+    ``ref`` is the object it is about (a remote Service, or a Link) and ``cluster`` the
+    cluster that object lives in.
+    """
+
+    code: SkipCode
+    ref: ObjectRef
+    message: str
+    cluster: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.code.value}: {self.message}"
+
+
+@attrs.frozen(order=True)
+class Conflict:
+    """Federated members that disagree; the winner's spec is used all the same.
+
+    ``ref`` is the federated Service; ``members`` the disagreeing members as
+    ``svc@cluster`` (``svc`` alone for the source's own member); ``winner`` likewise.
+    """
+
+    code: ConflictCode
+    ref: ObjectRef
+    members: tuple[str, ...]
+    winner: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code.value}: {self.message}"

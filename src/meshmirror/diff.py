@@ -1,0 +1,195 @@
+"""From what the source cluster holds to the plan: creates, updates, deletes. Pure.
+
+Only owned objects (``mirror.linkerd.io/mirrored-service: "true"``) are ever updated or
+deleted. Comparison is semantic: field order, API-server defaults (protocol, targetPort,
+type, sessionAffinity, clusterIP) and server-assigned fields never cause an update.
+Namespaces are created when planned, never updated or deleted: deleting one would
+delete everything in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from meshmirror.manifest import to_manifest
+from meshmirror.model import AnyObject, ClusterState, Endpoints, Namespace, ObjectRef, Service
+from meshmirror.plan import Plan, PlannedObject
+from meshmirror.scheme import LINKERD, Scheme
+
+__all__ = ["Changes", "Update", "diff", "same"]
+
+
+@attrs.frozen
+class Update:
+    """An owned object whose content differs from the plan: ``before`` as it is,
+    ``after`` as planned."""
+
+    before: Service | Endpoints
+    after: Service | Endpoints
+
+    @property
+    def ref(self) -> ObjectRef:
+        return self.after.ref
+
+
+@attrs.frozen
+class Changes:
+    """What it takes to reach a plan; each tuple sorted by (kind, namespace, name)."""
+
+    creates: tuple[PlannedObject, ...] = ()
+    updates: tuple[Update, ...] = ()
+    deletes: tuple[Service | Endpoints, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.creates or self.updates or self.deletes)
+
+    def __len__(self) -> int:
+        return len(self.creates) + len(self.updates) + len(self.deletes)
+
+    def describe(self) -> str:
+        """A readable diff: ``+`` create, ``~`` update (with each changed field),
+        ``-`` delete.
+
+        >>> from meshmirror.model import Service, ServicePort
+        >>> svc = Service("shop", "web-east", ports=[ServicePort(80)],
+        ...               labels={"mirror.linkerd.io/mirrored-service": "true"})
+        >>> print(Changes(creates=(svc,)).describe())
+        + Service shop/web-east
+        """
+        lines: list[str] = []
+        for obj in self.creates:
+            lines.append(f"+ {obj.ref}")
+        for u in self.updates:
+            lines.append(f"~ {u.ref}")
+            before = _flatten(_comparable_manifest(u.before))
+            after = _flatten(_comparable_manifest(u.after))
+            for key in sorted(before.keys() | after.keys()):
+                old, new = before.get(key, _ABSENT), after.get(key, _ABSENT)
+                if old != new:
+                    lines.append(f"    {key}: {_show(old)} -> {_show(new)}")
+        for obj in self.deletes:
+            lines.append(f"- {obj.ref}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.describe() or "no changes"
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+_ABSENT = _Absent()
+
+
+def _show(value: Any) -> str:
+    return "(absent)" if value is _ABSENT else repr(value)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(value, Mapping) and value:
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(value, list) and value:
+        for i, v in enumerate(value):
+            out.update(_flatten(v, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = value
+    return out
+
+
+def _comparable_manifest(obj: Service | Endpoints) -> dict[str, Any]:
+    doc = to_manifest(_normal(obj))
+    for key in ("resourceVersion", "uid", "creationTimestamp"):
+        doc["metadata"].pop(key, None)
+    return doc
+
+
+def _normal_service(s: Service) -> Service:
+    # Keep only what the service mirror writes, with the API server's defaults applied.
+    return Service(
+        namespace=s.namespace,
+        name=s.name,
+        labels=s.labels,
+        annotations=s.annotations,
+        ports=tuple(attrs.evolve(p, target_port=p.effective_target_port) for p in s.ports),
+        type=s.type,
+        cluster_ip="None" if s.headless else None,
+        session_affinity=None if s.effective_session_affinity == "None" else s.session_affinity,
+        selector=s.selector or None,
+        external_name=s.external_name,
+    )
+
+
+def _normal_endpoints(e: Endpoints) -> Endpoints:
+    return Endpoints(
+        namespace=e.namespace,
+        name=e.name,
+        labels=e.labels,
+        annotations=e.annotations,
+        subsets=e.subsets,
+    )
+
+
+def _normal(obj: Service | Endpoints) -> Service | Endpoints:
+    return _normal_service(obj) if isinstance(obj, Service) else _normal_endpoints(obj)
+
+
+def same(planned: AnyObject, actual: AnyObject) -> bool:
+    """Whether ``actual`` already is ``planned``, semantically (server fields and
+    defaults ignored)."""
+    if isinstance(planned, Namespace):
+        return isinstance(actual, Namespace)
+    if isinstance(planned, Service) and isinstance(actual, Service):
+        return _normal_service(planned) == _normal_service(actual)
+    if isinstance(planned, Endpoints) and isinstance(actual, Endpoints):
+        return _normal_endpoints(planned) == _normal_endpoints(actual)
+    return False
+
+
+def owned_objects(state: ClusterState, scheme: Scheme = LINKERD) -> Iterator[Service | Endpoints]:
+    """The Services and Endpoints of ``state`` that the service mirror owns."""
+    for svc in state.services.values():
+        if scheme.is_owned(svc.labels):
+            yield svc
+    for eps in state.endpoints.values():
+        if scheme.is_owned(eps.labels):
+            yield eps
+
+
+def diff(
+    plan: Plan,
+    actual: ClusterState,
+    *,
+    scheme: Scheme = LINKERD,
+    keep: Iterable[ObjectRef] = (),
+) -> Changes:
+    """The creates, updates and deletes that turn ``actual`` into ``plan``.
+
+    Only owned objects are updated or deleted; a planned object whose name is held by
+    an object we do not own is left alone (the plan already reports it as a skip).
+    ``keep`` names owned objects not to delete although unplanned (the reconciler keeps
+    mirrors of an unreachable cluster this way).
+    """
+    creates: list[PlannedObject] = []
+    updates: list[Update] = []
+    for obj in plan.objects:
+        current = actual.get(obj.ref)
+        if current is None:
+            creates.append(obj)
+        elif isinstance(obj, Namespace) or not scheme.is_owned(current.labels):
+            continue
+        elif not same(obj, current):
+            assert isinstance(current, Service | Endpoints)
+            updates.append(Update(current, obj))
+    kept = set(keep)
+    deletes = sorted(
+        (o for o in owned_objects(actual, scheme) if o.ref not in plan and o.ref not in kept),
+        key=lambda o: (o.kind, o.namespace, o.name),
+    )
+    return Changes(tuple(creates), tuple(updates), tuple(deletes))

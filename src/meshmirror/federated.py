@@ -1,0 +1,274 @@
+"""Federated services: every member of one name and namespace, in the source and every
+linked cluster, joined into ``<svc>-federated`` (namespace sameness).
+
+Linkerd builds the federated Service incrementally and its result depends on history;
+meshmirror computes it from the current members alone (DESIGN.md section 7):
+
+- members: the source's Services matching the local selector
+  (``mirror.linkerd.io/federated=member``) and each linked cluster's Services matching
+  its Link's ``federatedServiceSelector`` (absent or empty selects nothing);
+- precedence: the local member, then remote members by their Link's
+  ``creationTimestamp`` (oldest first), ties by cluster name; the winner gives labels,
+  annotations and ports, whole; ``multicluster.linkerd.io/remote-discovery`` lists the
+  remote members in precedence order and is absent when there are none;
+- members that disagree with the winner are reported as MCS-style conflicts.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from meshmirror.codes import Conflict, ConflictCode, Skip, SkipCode
+from meshmirror.labels import Selector
+from meshmirror.manifest import parse_timestamp
+from meshmirror.mirror import filter_annotations, filter_labels
+from meshmirror.model import ClusterState, Link, ObjectRef, Service, ServicePort
+from meshmirror.names import federated_name, service_name_problem
+from meshmirror.scheme import Scheme
+
+__all__ = ["Federation", "Member", "federate"]
+
+_FAR_FUTURE = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
+
+
+@attrs.frozen
+class Member:
+    """One member of a federated Service.
+
+    ``cluster`` is the cluster it lives in; ``local`` is true for the source's own.
+    ``link`` is the Link that made it a member (None for the local member).
+    """
+
+    cluster: str
+    service: Service
+    local: bool
+    link: Link | None = None
+
+    @property
+    def entry(self) -> str:
+        """``svc@cluster``, as in Linkerd's remote-discovery annotation."""
+        return f"{self.service.name}@{self.cluster}"
+
+
+@attrs.frozen
+class Federation:
+    """A planned federated Service and who is in it, in precedence order."""
+
+    service: ObjectRef
+    members: tuple[Member, ...]
+
+    @property
+    def winner(self) -> Member:
+        """The member whose labels, annotations and ports the federated Service has."""
+        return self.members[0]
+
+    @property
+    def remote_members(self) -> tuple[Member, ...]:
+        return tuple(m for m in self.members if not m.local)
+
+    @property
+    def local_member(self) -> Member | None:
+        return next((m for m in self.members if m.local), None)
+
+
+def _link_age(link: Link | None) -> datetime.datetime:
+    if link is None or not link.creation_timestamp:
+        return _FAR_FUTURE
+    return parse_timestamp(link.creation_timestamp)
+
+
+def _precedence(member: Member) -> tuple[int, datetime.datetime, str, str, str]:
+    link = member.link
+    return (
+        0 if member.local else 1,
+        _link_age(link),
+        member.cluster,
+        link.namespace if link else "",
+        link.name if link else "",
+    )
+
+
+def _port_key(ports: Sequence[ServicePort]) -> tuple[tuple[str, str, int], ...]:
+    # targetPort may differ per cluster; order does not matter to the destination.
+    return tuple(sorted((p.name, p.protocol, p.port) for p in ports))
+
+
+def _describe_ports(ports: Sequence[ServicePort]) -> str:
+    return ", ".join(f"{p.name or '-'}/{p.protocol}/{p.port}" for p in ports) or "none"
+
+
+def _conflicts(ref: ObjectRef, members: Sequence[Member]) -> list[Conflict]:
+    winner = members[0]
+    w = winner.service
+    where = f"federated Service {ref.namespace}/{ref.name}"
+    checks: list[tuple[ConflictCode, str, object]] = [
+        (ConflictCode.PORT_CONFLICT, "ports", _port_key(w.ports)),
+        (ConflictCode.TYPE_CONFLICT, "type", w.type),
+        (ConflictCode.SESSION_AFFINITY_CONFLICT, "session affinity", w.effective_session_affinity),
+    ]
+    out = []
+    for code, what, expected in checks:
+
+        def value(m: Member, what: str = what) -> object:
+            s = m.service
+            if what == "ports":
+                return _port_key(s.ports)
+            return s.type if what == "type" else s.effective_session_affinity
+
+        def show(m: Member, what: str = what) -> str:
+            s = m.service
+            if what == "ports":
+                return _describe_ports(s.ports)
+            return s.type if what == "type" else s.effective_session_affinity
+
+        differ = [m for m in members[1:] if value(m) != expected]
+        if not differ:
+            continue
+        names = ", ".join(f"{m.entry} ({show(m)})" for m in differ)
+        out.append(
+            Conflict(
+                code,
+                ref,
+                tuple(m.entry for m in differ),
+                winner.entry,
+                f"{where}: {names} disagree on {what} with the winner {winner.entry} "
+                f"({show(winner)}); the winner's {what} are used, so traffic may reach a "
+                "member on something it does not serve. Make the members agree",
+            )
+        )
+    return out
+
+
+def federate(
+    source: ClusterState,
+    links: Sequence[tuple[Link, ClusterState]],
+    *,
+    scheme: Scheme,
+    local_selector: Selector,
+    local_excluded_labels: Sequence[str] = (),
+    local_excluded_annotations: Sequence[str] = (),
+) -> tuple[list[tuple[Federation, Service]], list[Skip], list[Conflict]]:
+    """Every federated Service the members ask for, with skips and conflicts.
+
+    ``links`` pairs each Link of the source with its target's state (Links whose target
+    is unknown are left out by the caller). Namespace and ownership checks against the
+    source are the caller's (they are shared with mirrors).
+    """
+    groups: dict[tuple[str, str], list[Member]] = {}
+    skips: list[Skip] = []
+    headless: dict[tuple[str, str], list[Member]] = {}
+
+    def consider(member: Member) -> None:
+        svc = member.service
+        where = f"Service {svc.namespace}/{svc.name} in cluster {member.cluster}"
+        if scheme.is_owned(svc.labels):
+            skips.append(
+                Skip(
+                    SkipCode.REMOTE_IS_MIRROR,
+                    svc.ref,
+                    f"{where} matches a federated selector but is itself a mirror or a "
+                    "federated Service; federating it would loop. Narrow the selector",
+                    cluster=member.cluster,
+                )
+            )
+            return
+        if svc.headless:
+            headless.setdefault((svc.namespace, svc.name), []).append(member)
+            skips.append(
+                Skip(
+                    SkipCode.HEADLESS_MEMBER,
+                    svc.ref,
+                    f"{where} is headless, and a headless Service cannot join a federated "
+                    "Service (as in Linkerd); give it a cluster IP or remove the member label",
+                    cluster=member.cluster,
+                )
+            )
+            return
+        groups.setdefault((svc.namespace, svc.name), []).append(member)
+
+    for key in sorted(source.services):
+        svc = source.services[key]
+        if local_selector.matches(svc.labels):
+            consider(Member(source.name, svc, local=True))
+    for link, remote in links:
+        for key in sorted(remote.services):
+            svc = remote.services[key]
+            if link.federates(svc.labels):
+                consider(Member(link.target_cluster_name, svc, local=False, link=link))
+
+    planned: list[tuple[Federation, Service]] = []
+    conflicts: list[Conflict] = []
+    for (namespace, name), members in sorted(groups.items()):
+        members.sort(key=_precedence)
+        fed_name = federated_name(name, scheme.federated_suffix)
+        ref = ObjectRef("Service", namespace, fed_name)
+        problem = service_name_problem(fed_name)
+        winner = members[0]
+        if problem is not None:
+            code = SkipCode.NAME_TOO_LONG if len(fed_name) > 63 else SkipCode.INVALID_NAME
+            entries = ", ".join(m.entry for m in members)
+            skips.append(
+                Skip(
+                    code,
+                    winner.service.ref,
+                    f"federated Service name {fed_name!r} for members {entries} {problem}; "
+                    "Linkerd would fail to create it. Rename the member Services",
+                    cluster=winner.cluster,
+                )
+            )
+            continue
+        if winner.local:
+            excluded_labels, excluded_annotations = (
+                local_excluded_labels,
+                local_excluded_annotations,
+            )
+        else:
+            assert winner.link is not None
+            excluded_labels = winner.link.excluded_labels
+            excluded_annotations = winner.link.excluded_annotations
+        labels = filter_labels(winner.service.labels, excluded_labels, scheme)
+        labels[scheme.mirrored_service_label] = scheme.true_value
+        annotations = filter_annotations(winner.service.annotations, excluded_annotations, scheme)
+        remote_entries = [m.entry for m in members if not m.local]
+        if remote_entries:
+            annotations[scheme.remote_discovery_annotation] = ",".join(remote_entries)
+        local = next((m for m in members if m.local), None)
+        if local is not None:
+            annotations[scheme.local_discovery_annotation] = local.service.name
+        service = Service(
+            namespace=namespace,
+            name=fed_name,
+            labels=labels,
+            annotations=annotations,
+            ports=tuple(
+                ServicePort(
+                    p.port, name=p.name, protocol=p.protocol, target_port=p.effective_target_port
+                )
+                for p in winner.service.ports
+            ),
+        )
+        federation = Federation(ref, tuple(members))
+        planned.append((federation, service))
+        conflicts.extend(_conflicts(ref, members))
+        lost = headless.get((namespace, name), [])
+        if lost:
+            conflicts.append(
+                Conflict(
+                    ConflictCode.HEADLESS_CONFLICT,
+                    ref,
+                    tuple(m.entry for m in lost),
+                    winner.entry,
+                    f"federated Service {namespace}/{fed_name}: {', '.join(m.entry for m in lost)}"
+                    f" are headless while the winner {winner.entry} is not; headless members "
+                    "are left out. Make every member headless or none",
+                )
+            )
+    return planned, skips, conflicts
+
+
+def member_mapping(federations: Sequence[Federation]) -> Mapping[ObjectRef, Federation]:
+    """Federations by the federated Service's ref."""
+    return {f.service: f for f in federations}

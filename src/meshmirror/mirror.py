@@ -1,0 +1,492 @@
+"""What one Link mirrors from its target cluster: gateway, remote-discovery and headless
+mirrors, exactly as Linkerd's service mirror writes them.
+
+This module decides per remote Service; :func:`meshmirror.plan.plan` then checks the
+candidates against the source cluster (namespaces, ownership, collisions).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Literal, TypeAlias
+
+import attrs
+
+from meshmirror.codes import Skip, SkipCode
+from meshmirror.model import (
+    ClusterState,
+    EndpointAddress,
+    EndpointPort,
+    Endpoints,
+    EndpointSubset,
+    Link,
+    ObjectRef,
+    Service,
+    ServicePort,
+)
+from meshmirror.names import mirror_name, pod_mirror_name, service_name_problem
+from meshmirror.scheme import Scheme
+
+__all__ = [
+    "Gateway",
+    "Mirror",
+    "MirrorMode",
+    "Resolver",
+    "filter_annotations",
+    "filter_labels",
+    "mirror_link",
+    "resolve_gateway",
+]
+
+MirrorMode: TypeAlias = Literal["gateway", "remote-discovery", "headless"]
+
+#: Gateway hostname resolution: a callable returning addresses (raising ``OSError``,
+#: ``LookupError`` or ``ValueError`` when it cannot), a mapping, or None for IP
+#: literals only.
+Resolver: TypeAlias = Callable[[str], Iterable[str]] | Mapping[str, Sequence[str]] | None
+
+
+@attrs.frozen
+class Mirror:
+    """One planned mirror: which Link, which remote Service, which local objects."""
+
+    link: ObjectRef
+    target: str
+    mode: MirrorMode
+    remote: ObjectRef
+    service: ObjectRef
+    endpoints: ObjectRef | None = None
+    pods: tuple[ObjectRef, ...] = ()
+
+    @property
+    def refs(self) -> tuple[ObjectRef, ...]:
+        """Every local object this mirror writes."""
+        own = (self.service,) if self.endpoints is None else (self.service, self.endpoints)
+        return own + self.pods
+
+
+@attrs.frozen
+class Candidate:
+    """A mirror before it is checked against the source cluster."""
+
+    mirror: Mirror
+    objects: tuple[Service | Endpoints, ...]
+    # Skips found inside the unit (per-pod names that cannot be used).
+    skips: tuple[Skip, ...] = ()
+
+
+@attrs.frozen
+class Gateway:
+    """A Link's gateway as Linkerd resolves it: every address, sorted as strings."""
+
+    addresses: tuple[str, ...] = ()
+    port: int | None = None
+    code: SkipCode | None = None
+    problem: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return self.code is None
+
+
+def _ip_literal(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def _lookup(resolve: Resolver, host: str) -> list[str]:
+    if resolve is None:
+        return []
+    try:
+        found = resolve.get(host, ()) if isinstance(resolve, Mapping) else resolve(host)
+        out = []
+        for addr in found:
+            ip = _ip_literal(addr)
+            if ip is not None:
+                out.append(ip)
+        return out
+    except (OSError, LookupError, ValueError):
+        return []
+
+
+def resolve_gateway(link: Link, resolve: Resolver = None) -> Gateway:
+    """Resolve ``gatewayAddress`` and parse ``gatewayPort`` as Linkerd does.
+
+    Entries are split on ``,`` and not trimmed; IP literals stand for themselves, other
+    entries go to ``resolve``; unresolvable entries are dropped, and if none is left
+    the gateway is unusable. Addresses are sorted as strings, duplicates kept.
+
+    >>> g = resolve_gateway(Link("linkerd-multicluster", "east", "east",
+    ...     gateway_address="10.0.0.9,10.0.0.10", gateway_port="4143"))
+    >>> g.addresses, g.port
+    (('10.0.0.10', '10.0.0.9'), 4143)
+    """
+    if not link.gateway_address:
+        return Gateway(
+            code=SkipCode.NO_GATEWAY,
+            problem=f"Link {link.name} has no gatewayAddress, so gateway-mode mirrors "
+            "have nowhere to send traffic; set spec.gatewayAddress or export the "
+            "service in remote-discovery mode",
+        )
+    port_text = link.gateway_port
+    port = int(port_text) if port_text.isascii() and port_text.isdigit() else None
+    if port is None or not 1 <= port <= 65535:
+        return Gateway(
+            code=SkipCode.NO_GATEWAY,
+            problem=f"Link {link.name} has gatewayPort {port_text!r}, which is not a port "
+            "number; set spec.gatewayPort to the gateway's mc-gateway port",
+        )
+    addresses: list[str] = []
+    unresolved: list[str] = []
+    for entry in link.gateway_addresses:
+        literal = _ip_literal(entry)
+        found = [literal] if literal is not None else _lookup(resolve, entry)
+        if found:
+            addresses.extend(found)
+        else:
+            unresolved.append(entry)
+    if not addresses:
+        hint = (
+            "pass a resolver (the CLI resolves unless --no-resolve)"
+            if resolve is None
+            else "check the name in DNS or use the gateway's IP"
+        )
+        return Gateway(
+            port=port,
+            code=SkipCode.GATEWAY_UNRESOLVED,
+            problem=f"Link {link.name}'s gatewayAddress {link.gateway_address!r} resolves "
+            f"to no address; {hint}",
+        )
+    addresses.sort()
+    return Gateway(addresses=tuple(addresses), port=port)
+
+
+def _excluded(key: str, exclusions: Sequence[str]) -> bool:
+    for entry in exclusions:
+        # `prefix/*` is a plain string prefix, as in Linkerd (example.com/* drops
+        # example.community/x too).
+        if entry.endswith("/*"):
+            if key.startswith(entry[:-2]):
+                return True
+        elif key == entry:
+            return True
+    return False
+
+
+def filter_labels(
+    labels: Mapping[str, str], excluded: Sequence[str], scheme: Scheme
+) -> dict[str, str]:
+    """Remote labels a mirror copies: not reserved, not excluded by the Link."""
+    return {
+        k: v
+        for k, v in labels.items()
+        if not scheme.is_reserved(k) and not (excluded and _excluded(k, excluded))
+    }
+
+
+def filter_annotations(
+    annotations: Mapping[str, str], excluded: Sequence[str], scheme: Scheme
+) -> dict[str, str]:
+    """Remote annotations a mirror copies: not topology hints, not reserved, not
+    excluded by the Link; ``config.linkerd.io/opaque-ports`` always kept."""
+    out = {
+        k: v
+        for k, v in annotations.items()
+        if k not in scheme.topology_annotations
+        and not scheme.is_reserved(k)
+        and not (excluded and _excluded(k, excluded))
+    }
+    opaque = annotations.get(scheme.opaque_ports_annotation)
+    if opaque is not None:
+        out[scheme.opaque_ports_annotation] = opaque
+    return out
+
+
+def _mirror_ports(ports: Sequence[ServicePort]) -> tuple[ServicePort, ...]:
+    # name, protocol, port, targetPort only (Linkerd's remapRemoteServicePorts).
+    return tuple(
+        ServicePort(p.port, name=p.name, protocol=p.protocol, target_port=p.effective_target_port)
+        for p in ports
+    )
+
+
+def _gateway_subsets(
+    gateway: Gateway, ports: Sequence[ServicePort], ready: bool
+) -> tuple[EndpointSubset, ...]:
+    assert gateway.port is not None
+    addresses = tuple(EndpointAddress(ip) for ip in gateway.addresses)
+    eports = tuple(EndpointPort(gateway.port, name=p.name, protocol=p.protocol) for p in ports)
+    if ready:
+        return (EndpointSubset(addresses=addresses, ports=eports),)
+    return (EndpointSubset(not_ready_addresses=addresses, ports=eports),)
+
+
+@attrs.frozen
+class _LinkContext:
+    link: Link
+    remote: ClusterState
+    source: ClusterState
+    scheme: Scheme
+    gateway: Gateway
+    gateway_alive: bool
+    enable_headless: bool
+
+    @property
+    def target(self) -> str:
+        return self.link.target_cluster_name
+
+    def fq_name(self, svc: Service) -> str:
+        return f"{svc.name}.{svc.namespace}.svc.{self.link.target_cluster_domain}"
+
+    def skip(self, code: SkipCode, svc: Service, message: str) -> Skip:
+        return Skip(code, svc.ref, message, cluster=self.target)
+
+    def service_labels(self, svc: Service, discovery: bool) -> dict[str, str]:
+        s = self.scheme
+        labels = filter_labels(svc.labels, self.link.excluded_labels, s)
+        labels[s.mirrored_service_label] = s.true_value
+        labels[s.cluster_name_label] = self.target
+        if discovery:
+            labels[s.remote_discovery_label] = self.target
+            labels[s.remote_service_label] = svc.name
+        return labels
+
+    def endpoints_labels(self, svc: Service) -> dict[str, str]:
+        return self.service_labels(svc, discovery=False)
+
+    def service_annotations(self, svc: Service) -> dict[str, str]:
+        s = self.scheme
+        annotations = filter_annotations(svc.annotations, self.link.excluded_annotations, s)
+        annotations[s.remote_svc_fq_name_annotation] = self.fq_name(svc)
+        annotations[s.remote_resource_version_annotation] = svc.resource_version
+        return annotations
+
+    def gateway_endpoints_annotations(self, fq_name: str) -> dict[str, str]:
+        # Linkerd's endpoint repair (every minute, and at start) sets the identity
+        # unconditionally, so the steady state carries it even when empty.
+        s = self.scheme
+        return {
+            s.remote_svc_fq_name_annotation: fq_name,
+            s.remote_gateway_identity_annotation: self.link.gateway_identity,
+        }
+
+    def mirror_service(
+        self, svc: Service, name: str, discovery: bool, headless: bool = False
+    ) -> Service:
+        return Service(
+            namespace=svc.namespace,
+            name=name,
+            labels=self.service_labels(svc, discovery),
+            annotations=self.service_annotations(svc),
+            ports=_mirror_ports(svc.ports),
+            cluster_ip="None" if headless else None,
+        )
+
+
+def _name_skip(ctx: _LinkContext, svc: Service, name: str, what: str) -> Skip | None:
+    problem = service_name_problem(name)
+    if problem is None:
+        return None
+    code = SkipCode.NAME_TOO_LONG if len(name) > 63 else SkipCode.INVALID_NAME
+    return ctx.skip(
+        code,
+        svc,
+        f"{what} {name!r} for Service {svc.namespace}/{svc.name} in cluster {ctx.target} "
+        f"{problem}; Linkerd would fail to create it (linkerd2 #7390). Rename the remote "
+        "Service or the target cluster",
+    )
+
+
+def _gateway_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate | Skip:
+    gw = ctx.gateway
+    if not gw.usable:
+        assert gw.code is not None
+        return ctx.skip(
+            gw.code,
+            svc,
+            f"Service {svc.namespace}/{svc.name} in cluster {ctx.target} is "
+            f"exported in gateway mode, but {gw.problem}",
+        )
+    remote_eps = ctx.remote.endpoints_of(svc.namespace, svc.name)
+    empty = remote_eps is None or remote_eps.empty
+    service = ctx.mirror_service(svc, name, discovery=False)
+    endpoints = Endpoints(
+        namespace=svc.namespace,
+        name=name,
+        labels=ctx.endpoints_labels(svc),
+        annotations=ctx.gateway_endpoints_annotations(ctx.fq_name(svc)),
+        subsets=() if empty else _gateway_subsets(gw, svc.ports, ctx.gateway_alive),
+    )
+    mirror = Mirror(ctx.link.ref, ctx.target, "gateway", svc.ref, service.ref, endpoints.ref)
+    return Candidate(mirror, (service, endpoints))
+
+
+def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate | Skip | None:
+    """Linkerd's headless path, or None when the Service is mirrored like any other."""
+    eps = ctx.remote.endpoints_of(svc.namespace, svc.name)
+    if eps is None or ctx.scheme.headless_endpoints_label not in eps.labels:
+        return ctx.skip(
+            SkipCode.HEADLESS_NOT_LABELLED,
+            svc,
+            f"headless Service {svc.namespace}/{svc.name} in cluster {ctx.target} has no "
+            f"Endpoints labelled {ctx.scheme.headless_endpoints_label}, which Linkerd's "
+            "headless mirroring is driven by; let the endpoints controller manage them",
+        )
+    if not eps.subsets:
+        return ctx.skip(
+            SkipCode.HEADLESS_NO_ENDPOINTS,
+            svc,
+            f"headless Service {svc.namespace}/{svc.name} in cluster {ctx.target} has no "
+            "endpoints yet; it is mirrored once its pods exist",
+        )
+    named = any(a.hostname for s in eps.subsets for a in (*s.addresses, *s.not_ready_addresses))
+    if not named:
+        return None  # Deployment pods: an ordinary ClusterIP mirror (linkerd2 #10916)
+    gw = ctx.gateway
+    if not gw.usable:
+        assert gw.code is not None
+        return ctx.skip(
+            gw.code,
+            svc,
+            f"headless Service {svc.namespace}/{svc.name} in cluster "
+            f"{ctx.target} is mirrored through the gateway, but {gw.problem}",
+        )
+    s = ctx.scheme
+    pods: list[Service | Endpoints] = []
+    skips: list[Skip] = []
+    subsets: list[EndpointSubset] = []
+    seen: set[str] = set()
+    for subset in eps.subsets:
+        addresses: list[EndpointAddress] = []
+        for address in subset.addresses:
+            host = address.hostname
+            if not host:
+                continue
+            pod_name = pod_mirror_name(host, ctx.target)
+            bad = _name_skip(ctx, svc, pod_name, "per-pod mirror")
+            if bad is not None:
+                skips.append(bad)  # Linkerd leaves such a host out as well
+                continue
+            existing = ctx.source.service(svc.namespace, pod_name)
+            addresses.append(
+                EndpointAddress(
+                    existing.cluster_ip or "" if existing is not None else "", hostname=host
+                )
+            )
+            if pod_name in seen:
+                continue
+            seen.add(pod_name)
+            labels = ctx.service_labels(svc, discovery=False)
+            labels[s.headless_mirror_label] = name
+            fq = f"{host}.{ctx.fq_name(svc)}"
+            pods.append(
+                Service(
+                    namespace=svc.namespace,
+                    name=pod_name,
+                    labels=labels,
+                    annotations={
+                        s.remote_resource_version_annotation: eps.resource_version,
+                        s.remote_svc_fq_name_annotation: fq,
+                    },
+                    ports=_mirror_ports(svc.ports),
+                )
+            )
+            pods.append(
+                Endpoints(
+                    namespace=svc.namespace,
+                    name=pod_name,
+                    labels=labels,
+                    annotations=ctx.gateway_endpoints_annotations(fq),
+                    subsets=_gateway_subsets(gw, svc.ports, ctx.gateway_alive),
+                )
+            )
+        if addresses:
+            subsets.append(EndpointSubset(addresses=tuple(addresses), ports=subset.ports))
+    service = ctx.mirror_service(svc, name, discovery=False, headless=True)
+    annotations = {s.remote_svc_fq_name_annotation: ctx.fq_name(svc)}
+    # Repair skips headless mirrors, so the identity is only set when non-empty.
+    if ctx.link.gateway_identity:
+        annotations[s.remote_gateway_identity_annotation] = ctx.link.gateway_identity
+    endpoints = Endpoints(
+        namespace=svc.namespace,
+        name=name,
+        labels=ctx.endpoints_labels(svc),
+        annotations=annotations,
+        subsets=tuple(subsets),
+    )
+    mirror = Mirror(
+        ctx.link.ref,
+        ctx.target,
+        "headless",
+        svc.ref,
+        service.ref,
+        endpoints.ref,
+        tuple(o.ref for o in pods if isinstance(o, Service)),
+    )
+    return Candidate(mirror, (service, endpoints, *pods), tuple(skips))
+
+
+def _mirror_one(ctx: _LinkContext, svc: Service) -> Candidate | Skip | None:
+    link = ctx.link
+    discovery = link.discovers(svc.labels)
+    if not discovery and not link.exports(svc.labels):
+        return None
+    where = f"Service {svc.namespace}/{svc.name} in cluster {ctx.target}"
+    if ctx.scheme.is_owned(svc.labels):
+        return ctx.skip(
+            SkipCode.REMOTE_IS_MIRROR,
+            svc,
+            f"{where} is itself a mirror ({ctx.scheme.mirrored_service_label}); mirroring "
+            "it would chain mirrors. Narrow Link "
+            f"{link.name}'s selectors so they do not match copied labels",
+        )
+    name = mirror_name(svc.name, ctx.target)
+    bad = _name_skip(ctx, svc, name, "mirror name")
+    if bad is not None:
+        return bad
+    if not svc.ports:
+        return ctx.skip(
+            SkipCode.NO_PORTS,
+            svc,
+            f"{where} has no ports, and a mirror needs at least one; add a port to it",
+        )
+    if discovery:
+        service = ctx.mirror_service(svc, name, discovery=True)
+        mirror = Mirror(link.ref, ctx.target, "remote-discovery", svc.ref, service.ref)
+        return Candidate(mirror, (service,))
+    if ctx.enable_headless and svc.headless:
+        headless = _headless_candidate(ctx, svc, name)
+        if headless is not None:
+            return headless
+    return _gateway_candidate(ctx, svc, name)
+
+
+def mirror_link(
+    link: Link,
+    remote: ClusterState,
+    source: ClusterState,
+    *,
+    scheme: Scheme,
+    gateway: Gateway,
+    gateway_alive: bool = True,
+    enable_headless_services: bool = False,
+) -> tuple[list[Candidate], list[Skip]]:
+    """Every mirror ``link`` asks for from ``remote``, in remote (namespace, name)
+    order, and the skips of Services it selects but cannot mirror."""
+    ctx = _LinkContext(
+        link, remote, source, scheme, gateway, gateway_alive, enable_headless_services
+    )
+    candidates: list[Candidate] = []
+    skips: list[Skip] = []
+    for key in sorted(remote.services):
+        result = _mirror_one(ctx, remote.services[key])
+        if result is None:
+            continue
+        if isinstance(result, Skip):
+            skips.append(result)
+        else:
+            candidates.append(result)
+    return candidates, skips
