@@ -134,9 +134,10 @@ def _conflicts(ref: ObjectRef, members: Sequence[Member]) -> list[Conflict]:
                 ref,
                 tuple(m.entry for m in differ),
                 winner.entry,
-                f"{where}: {names} disagree on {what} with the winner {winner.entry} "
-                f"({show(winner)}); the winner's {what} are used, so traffic may reach a "
-                "member on something it does not serve. Make the members agree",
+                f"{where}: {names} {'disagrees' if len(differ) == 1 else 'disagree'} on "
+                f"{what} with the winner {winner.entry} ({show(winner)}); the federated "
+                f"Service takes the winner's {what}, so traffic may reach a member on "
+                "something it does not serve. Make the members agree",
             )
         )
     return out
@@ -207,6 +208,18 @@ def federate(
         ref = ObjectRef("Service", namespace, fed_name)
         problem = service_name_problem(fed_name)
         winner = members[0]
+        if not winner.service.ports:
+            skips.append(
+                Skip(
+                    SkipCode.NO_PORTS,
+                    winner.service.ref,
+                    f"federated Service {namespace}/{fed_name} would take the ports of "
+                    f"{winner.entry}, which has none, and a Service needs at least one; "
+                    "add a port to it",
+                    cluster=winner.cluster,
+                )
+            )
+            continue
         if problem is not None:
             code = SkipCode.NAME_TOO_LONG if len(fed_name) > 63 else SkipCode.INVALID_NAME
             entries = ", ".join(m.entry for m in members)

@@ -1,0 +1,183 @@
+"""Small builders of kubectl-style dicts for scenario tests (Linkerd's fixtures' shapes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshmirror import LINKERD, ClusterState, PlanOptions, cluster_state, plan, to_manifest
+from meshmirror.plan import Plan
+
+EXPORTED = {"mirror.linkerd.io/exported": "true"}
+DISCOVERED = {"mirror.linkerd.io/exported": "remote-discovery"}
+MEMBER = {"mirror.linkerd.io/federated": "member"}
+
+
+def namespace(name: str, **annotations: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def ports(*specs: tuple[str, int] | tuple[str, int, Any]) -> list[dict[str, Any]]:
+    out = []
+    for spec in specs:
+        p: dict[str, Any] = {"name": spec[0], "protocol": "TCP", "port": spec[1]}
+        if len(spec) > 2:
+            p["targetPort"] = spec[2]
+        out.append(p)
+    return out
+
+
+def service(
+    name: str,
+    ns: str,
+    *,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    rv: str = "111",
+    port_list: list[dict[str, Any]] | None = None,
+    headless: bool = False,
+    type: str | None = None,
+    session_affinity: str | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "ports": ports(("port1", 555), ("port2", 666)) if port_list is None else port_list
+    }
+    if headless:
+        spec["clusterIP"] = "None"
+    if type:
+        spec["type"] = type
+    if session_affinity:
+        spec["sessionAffinity"] = session_affinity
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "resourceVersion": rv,
+            "labels": dict(labels or {}),
+            "annotations": dict(annotations or {}),
+        },
+        "spec": spec,
+    }
+
+
+def endpoints(
+    name: str,
+    ns: str,
+    ips: list[str] | None = None,
+    *,
+    not_ready: list[str] | None = None,
+    hosts: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    rv: str = "112",
+    port_list: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Endpoints with ready ``ips`` (or ``hosts``: hostname -> ip) and ``not_ready``."""
+    addresses: list[dict[str, Any]] = [{"ip": ip} for ip in ips or []]
+    for host, ip in (hosts or {}).items():
+        addresses.append({"ip": ip, "hostname": host, "targetRef": {"kind": "Pod", "name": host}})
+    subset: dict[str, Any] = {
+        "ports": port_list
+        or [
+            {"name": "port1", "port": 555, "protocol": "TCP"},
+            {"name": "port2", "port": 666, "protocol": "TCP"},
+        ]
+    }
+    if addresses:
+        subset["addresses"] = addresses
+    if not_ready:
+        subset["notReadyAddresses"] = [{"ip": ip} for ip in not_ready]
+    doc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "resourceVersion": rv,
+            "labels": dict(labels or {}),
+        },
+    }
+    if addresses or not_ready:
+        doc["subsets"] = [subset]
+    return doc
+
+
+def link(
+    target: str = "remote",
+    *,
+    name: str | None = None,
+    gateway: str = "192.0.2.127",
+    port: str = "888",
+    identity: str = "gateway-identity",
+    selector: dict[str, Any] | None = None,
+    rd_selector: dict[str, Any] | None = None,
+    fed_selector: dict[str, Any] | None = None,
+    created: str = "2024-01-01T00:00:00Z",
+    excluded_labels: list[str] | None = None,
+    excluded_annotations: list[str] | None = None,
+    api_version: str = "multicluster.linkerd.io/v1alpha3",
+    domain: str = "cluster.local",
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "targetClusterName": target,
+        "targetClusterDomain": domain,
+        "targetClusterLinkerdNamespace": "linkerd",
+        "clusterCredentialsSecret": f"cluster-credentials-{target}",
+        "selector": {"matchLabels": dict(EXPORTED)} if selector is None else selector,
+        "remoteDiscoverySelector": (
+            {"matchLabels": dict(DISCOVERED)} if rd_selector is None else rd_selector
+        ),
+        "federatedServiceSelector": (
+            {"matchLabels": dict(MEMBER)} if fed_selector is None else fed_selector
+        ),
+    }
+    if gateway:
+        spec["gatewayAddress"] = gateway
+        spec["gatewayPort"] = port
+        spec["gatewayIdentity"] = identity
+    if excluded_labels is not None:
+        spec["excludedLabels"] = excluded_labels
+    if excluded_annotations is not None:
+        spec["excludedAnnotations"] = excluded_annotations
+    return {
+        "apiVersion": api_version,
+        "kind": "Link",
+        "metadata": {
+            "name": name or target,
+            "namespace": "linkerd-multicluster",
+            "creationTimestamp": created,
+        },
+        "spec": spec,
+    }
+
+
+def plan_docs(
+    source_docs: list[dict[str, Any]],
+    remotes: dict[str, list[dict[str, Any]]],
+    *,
+    source: str = "local",
+    options: PlanOptions | None = None,
+    resolve: Any = None,
+) -> Plan:
+    src = cluster_state(source, source_docs)
+    rem = {name: cluster_state(name, docs) for name, docs in remotes.items()}
+    return plan(src, rem, scheme=LINKERD, resolve=resolve, options=options)
+
+
+def manifests(p: Plan) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(o.kind, o.namespace, o.name): to_manifest(o) for o in p.objects}
+
+
+def applied(state: ClusterState, p: Plan) -> ClusterState:
+    """``state`` with the plan's objects written, as a settled cluster would hold them."""
+    from meshmirror.diff import diff
+
+    changes = diff(p, state)
+    return state.replace(
+        *changes.creates,
+        *(u.after for u in changes.updates),
+        remove=[o.ref for o in changes.deletes],
+    )
