@@ -101,8 +101,8 @@ _NAME_RE: Final = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _DNS_LABEL: Final = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN_RE: Final = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*")
 _NAME_RULE: Final = (
-    "must consist of ASCII alphanumeric characters, '-', '_' or '.', and must start and end "
-    "with an alphanumeric character (e.g. 'MyName', 'my.name' or '123-abc')"
+    "consist of ASCII alphanumeric characters, '-', '_' or '.', and start and end with an "
+    "alphanumeric character (e.g. 'MyName', 'my.name' or '123-abc')"
 )
 _PREFIX_RULE: Final = (
     "must be a lowercase RFC 1123 subdomain: lowercase ASCII alphanumeric characters, '-' "
@@ -134,7 +134,7 @@ def _key_problem(key: str) -> str | None:
     elif len(name) > _NAME_MAX:
         problems.append(f"name part must be no more than {_NAME_MAX} characters")
     elif not _NAME_RE.fullmatch(name):
-        problems.append("name part " + _NAME_RULE)
+        problems.append("name part must " + _NAME_RULE)
     return "; ".join(problems) or None
 
 
@@ -229,28 +229,19 @@ _SET_OPS: Final = frozenset({Operator.IN, Operator.NOT_IN})
 _EXACT_OPS: Final = frozenset({Operator.EQUALS, Operator.DOUBLE_EQUALS, Operator.NOT_EQUALS})
 _UNARY_OPS: Final = frozenset({Operator.EXISTS, Operator.DOES_NOT_EXIST})
 _INT_OPS: Final = frozenset({Operator.GREATER_THAN, Operator.LESS_THAN})
-# How each operator prints between key and value(s) in String().
-_INFIX: Final = {
-    Operator.EQUALS: "=",
-    Operator.DOUBLE_EQUALS: "==",
-    Operator.NOT_EQUALS: "!=",
-    Operator.IN: " in (",
-    Operator.NOT_IN: " notin (",
-    Operator.GREATER_THAN: ">",
-    Operator.LESS_THAN: "<",
-}
 # Match kinds: the value must be in the set / must not be / key present / absent / > / <.
 _M_IN, _M_NOT_IN, _M_EXISTS, _M_ABSENT, _M_GT, _M_LT = range(6)
-_KIND: Final = {
-    Operator.EQUALS: _M_IN,
-    Operator.DOUBLE_EQUALS: _M_IN,
-    Operator.IN: _M_IN,
-    Operator.NOT_EQUALS: _M_NOT_IN,
-    Operator.NOT_IN: _M_NOT_IN,
-    Operator.EXISTS: _M_EXISTS,
-    Operator.DOES_NOT_EXIST: _M_ABSENT,
-    Operator.GREATER_THAN: _M_GT,
-    Operator.LESS_THAN: _M_LT,
+# Per operator: how it prints between key and values in String(), and its match kind.
+_OPS: Final = {
+    Operator.EQUALS: ("=", _M_IN),
+    Operator.DOUBLE_EQUALS: ("==", _M_IN),
+    Operator.NOT_EQUALS: ("!=", _M_NOT_IN),
+    Operator.IN: (" in (", _M_IN),
+    Operator.NOT_IN: (" notin (", _M_NOT_IN),
+    Operator.EXISTS: ("", _M_EXISTS),
+    Operator.DOES_NOT_EXIST: ("", _M_ABSENT),
+    Operator.GREATER_THAN: (">", _M_GT),
+    Operator.LESS_THAN: ("<", _M_LT),
 }
 _Check = tuple[int, str, Any]  # (kind, key, frozenset of values | int bound | None)
 
@@ -270,24 +261,23 @@ def _to_values(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def _requirement_problem(key: str, op: Operator, values: Sequence[str]) -> tuple[str, str] | None:
-    """The first problem of a requirement as (bad token, reason), in apimachinery's order."""
+def _requirement_problem(
+    key: str, op: Operator, values: Sequence[str], spelling: str = ""
+) -> tuple[str, str] | None:
+    """The first problem of a requirement as (bad token, reason), in apimachinery's order.
+    *spelling* is the operator as the user wrote it (default: as String() prints it)."""
     problem = _key_problem(key)
     if problem is not None:
         return key, f"invalid label key {key!r}: {problem}"
+    name = spelling or _OPS[op][0].strip(" (") or op.value
     if op in _SET_OPS and not values:
-        return op.value, f"operator {op.value!r} needs at least one value"
-    if op in _EXACT_OPS and len(values) != 1:
-        return op.value, f"operator {op.value!r} needs exactly one value"
+        return name, f"operator {name!r} needs at least one value"
+    if (op in _EXACT_OPS or op in _INT_OPS) and len(values) != 1:
+        return name, f"operator {name!r} needs exactly one value"
     if op in _UNARY_OPS and values:
-        return values[0], f"operator {op.value!r} takes no values"
-    if op in _INT_OPS:
-        if len(values) != 1:
-            return op.value, f"operator {op.value!r} needs exactly one value"
-        if _parse_int64(values[0]) is None:
-            return values[0], (
-                f"the value {values[0]!r} of {op.value!r} must be a base-10 64-bit integer"
-            )
+        return values[0], f"operator {name!r} takes no values"
+    if op in _INT_OPS and _parse_int64(values[0]) is None:
+        return values[0], f"the value {values[0]!r} of {name!r} must be a base-10 64-bit integer"
     for value in values:
         problem = _value_problem(value)
         if problem is not None:
@@ -319,7 +309,7 @@ class Requirement:
         if problem is not None:
             text = f"Requirement({self.key!r}, {self.operator.value!r}, {self.values!r})"
             raise SelectorError(text, problem[0], problem[1])
-        kind = _KIND[self.operator]
+        kind = _OPS[self.operator][1]
         arg: Any = None
         if kind in (_M_IN, _M_NOT_IN):
             arg = frozenset(self.values)
@@ -337,7 +327,7 @@ class Requirement:
             return self.key
         if op is Operator.DOES_NOT_EXIST:
             return "!" + self.key
-        text = self.key + _INFIX[op] + ",".join(self.values)
+        text = self.key + _OPS[op][0] + ",".join(self.values)
         return text + ")" if op in _SET_OPS else text
 
 
@@ -370,24 +360,13 @@ _SPECIAL: Final = frozenset({"=", "==", "!=", "!", "(", ")", ",", "<", ">"})
 # Longest match first: the only two-character operators are "==" and "!=".  Whitespace is
 # exactly " \t\r\n"; findall skips it because no alternative matches it.
 _TOKEN_RE: Final = re.compile(r"==|!=|[=!(),<>]|[^ \t\r\n=!(),<>]+")
-_OPERATOR_TOKENS: Final = {
-    "in": Operator.IN,
-    "notin": Operator.NOT_IN,
-    "=": Operator.EQUALS,
-    "==": Operator.DOUBLE_EQUALS,
-    "!=": Operator.NOT_EQUALS,
-    ">": Operator.GREATER_THAN,
-    "<": Operator.LESS_THAN,
-}
+# The tokens that may follow a key: "in", "notin", "=", "==", "!=", ">", "<".
+_OPERATOR_TOKENS: Final = {s.strip(" ("): op for op, (s, _) in _OPS.items() if s}
 
 
 def _tokenize(text: str) -> list[str]:
     """Split selector text into tokens; special tokens are the strings in ``_SPECIAL``."""
     return _TOKEN_RE.findall(text)
-
-
-def _found(token: str | None) -> str:
-    return "end of string" if token is None else repr(token)
 
 
 class _Parser:
@@ -410,14 +389,15 @@ class _Parser:
         return token
 
     def fail(self, token: str | None, expected: str) -> SelectorError:
-        return SelectorError(self.text, token, f"found {_found(token)}, expected {expected}")
+        found = "end of string" if token is None else repr(token)
+        return SelectorError(self.text, token, f"found {found}, expected {expected}")
 
     def selector(self) -> list[Requirement]:
         requirements: list[Requirement] = []
-        if self.peek() is None:
-            return requirements
         while True:
             token = self.peek()
+            if token is None and not requirements:
+                return requirements  # "" or only whitespace
             if token is None or (token in _SPECIAL and token != "!"):
                 after = "identifier after ','" if requirements else "'!' or an identifier"
                 raise self.fail(token, after)
@@ -489,20 +469,18 @@ class _Parser:
 
 
 def _stable_sorted(requirements: Iterable[Requirement]) -> tuple[Requirement, ...]:
-    if isinstance(requirements, Requirement):
-        raise TypeError("requirements must be an iterable of Requirement")
     return tuple(sorted(requirements, key=lambda r: r.key))
 
 
 # --------------------------------------------------------------------------- selectors
 
-_DICT_OPERATORS: Final = {
-    "In": Operator.IN,
-    "NotIn": Operator.NOT_IN,
-    "Exists": Operator.EXISTS,
-    "DoesNotExist": Operator.DOES_NOT_EXIST,
+_OPERATOR_NAMES: Final = {
+    Operator.IN: "In",
+    Operator.NOT_IN: "NotIn",
+    Operator.EXISTS: "Exists",
+    Operator.DOES_NOT_EXIST: "DoesNotExist",
 }
-_OPERATOR_NAMES: Final = {op: name for name, op in _DICT_OPERATORS.items()}
+_DICT_OPERATORS: Final = {name: op for op, name in _OPERATOR_NAMES.items()}
 
 
 @attrs.frozen
@@ -589,15 +567,11 @@ class Selector:
                     expr["values"] = sorted(set(r.values))
                 expressions.append(expr)
             else:
-                op = _INFIX[r.operator]
+                op = _OPS[r.operator][0]
                 reason = f"operator {op!r} (in {str(r)!r}) has no LabelSelector form"
                 raise SelectorError(text, op, reason)
-        out: dict[str, Any] = {}
-        if match_labels:
-            out["matchLabels"] = match_labels
-        if expressions:
-            out["matchExpressions"] = expressions
-        return out
+        out = {"matchLabels": match_labels, "matchExpressions": expressions}
+        return {name: part for name, part in out.items() if part}
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Whether every requirement holds for *labels* (labels are not validated).
@@ -648,56 +622,53 @@ def parse_selector(text: str) -> Selector:
 def _requirements_from_dict(selector: Any) -> list[Requirement]:
     text = repr(selector)
 
-    def fail(token: object, reason: str) -> SelectorError:
-        if token is not None and not isinstance(token, str):
-            token = repr(token)
-        return SelectorError(text, token, reason)
+    def check(ok: bool, token: Any, reason: str) -> None:
+        if not ok:
+            shown = token if token is None or isinstance(token, str) else repr(token)
+            raise SelectorError(text, shown, reason)
 
-    def build(where: str, key: str, op: Operator, values: Sequence[str]) -> Requirement:
-        try:
-            return Requirement(key, op, values)
-        except SelectorError as err:
-            raise SelectorError(text, err.token, f"{where}: {err.reason}") from None
+    def is_list(value: Any) -> bool:
+        return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
-    if not isinstance(selector, Mapping):
-        raise fail(None, "a LabelSelector must be a mapping or None")
+    # First the shape and types (what decoding JSON into Go's LabelSelector checks) ...
+    check(isinstance(selector, Mapping), None, "a LabelSelector must be a mapping or None")
     for field in selector:
-        if field not in ("matchLabels", "matchExpressions"):
-            raise fail(field, "unknown field; a LabelSelector has matchLabels, matchExpressions")
+        allowed = field in ("matchLabels", "matchExpressions")
+        check(allowed, field, "unknown field (allowed: matchLabels, matchExpressions)")
     labels = selector.get("matchLabels")
     labels = {} if labels is None else labels
     exprs = selector.get("matchExpressions")
     exprs = [] if exprs is None else exprs
-    if not isinstance(labels, Mapping):
-        raise fail("matchLabels", "matchLabels must be a mapping of label keys to values")
-    if isinstance(exprs, (str, bytes)) or not isinstance(exprs, Sequence):
-        raise fail("matchExpressions", "matchExpressions must be a list")
-    requirements = []
+    check(isinstance(labels, Mapping), "matchLabels", "matchLabels must be a mapping")
+    check(is_list(exprs), "matchExpressions", "matchExpressions must be a list")
+    found: list[tuple[str, str, str | None, Any]] = []  # (where, key, operator name, values)
     for key in sorted(labels, key=lambda k: (not isinstance(k, str), str(k))):
-        value = labels[key]
-        if not isinstance(key, str) or not isinstance(value, str):
-            bad = value if isinstance(key, str) else key
-            raise fail(bad, f"matchLabels keys and values must be strings, not {bad!r}")
-        requirements.append(build(f"matchLabels[{key!r}]", key, Operator.EQUALS, (value,)))
+        for item in (key, labels[key]):
+            check(isinstance(item, str), item, f"matchLabels entries must be strings: {item!r}")
+        found.append((f"matchLabels[{key!r}]", key, None, [labels[key]]))
     for i, expr in enumerate(exprs):
         where = f"matchExpressions[{i}]"
-        if not isinstance(expr, Mapping):
-            raise fail(None, f"{where} must be a mapping with key, operator and values")
+        check(isinstance(expr, Mapping), None, f"{where} must be a mapping")
         for field in expr:
-            if field not in ("key", "operator", "values"):
-                raise fail(field, f"{where} has an unknown field (allowed: key, operator, values)")
-        key, op_name, values = expr.get("key", ""), expr.get("operator", ""), expr.get("values")
-        if not isinstance(op_name, str) or op_name not in _DICT_OPERATORS:
-            reason = f"{where}: {op_name!r} is not a valid label selector operator"
-            raise fail(op_name, reason + " (allowed: In, NotIn, Exists, DoesNotExist)")
-        if not isinstance(key, str):
-            raise fail(key, f"{where}: key must be a string")
-        if values is None:
-            values = []
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-            raise fail("values", f"{where}: values must be a list of strings")
+            allowed = field in ("key", "operator", "values")
+            check(allowed, field, f"{where}: unknown field (allowed: key, operator, values)")
+        key, op, values = expr.get("key", ""), expr.get("operator", ""), expr.get("values")
+        values = [] if values is None else values
+        check(isinstance(key, str), key, f"{where}: the key must be a string")
+        check(isinstance(op, str), op, f"{where}: the operator must be a string")
+        check(is_list(values), "values", f"{where}: values must be a list of strings")
         for value in values:
-            if not isinstance(value, str):
-                raise fail(value, f"{where}: values must be strings, not {value!r}")
-        requirements.append(build(where, key, _DICT_OPERATORS[op_name], values))
+            check(isinstance(value, str), value, f"{where}: values must be strings: {value!r}")
+        found.append((where, key, op, values))
+    # ... then the meaning, in LabelSelectorAsSelector's order.
+    requirements = []
+    for where, key, op, values in found:
+        operator = Operator.EQUALS if op is None else _DICT_OPERATORS.get(op)
+        if operator is None:
+            choices = "(allowed: In, NotIn, Exists, DoesNotExist)"
+            raise SelectorError(text, op, f"{where}: {op!r} is not a valid operator {choices}")
+        problem = _requirement_problem(key, operator, values, op or "")
+        if problem is not None:
+            raise SelectorError(text, problem[0], f"{where}: {problem[1]}")
+        requirements.append(Requirement(key, operator, values))
     return requirements
