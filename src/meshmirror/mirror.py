@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
@@ -20,10 +20,13 @@ from meshmirror.model import (
     EndpointPort,
     Endpoints,
     EndpointSubset,
+    FrozenMap,
     Link,
     ObjectRef,
     Service,
     ServicePort,
+    _frozen_sorted,
+    _linkerd_selector,
 )
 from meshmirror.names import mirror_name, pod_mirror_name, service_name_problem
 from meshmirror.scheme import Scheme
@@ -176,15 +179,24 @@ def _excluded(key: str, exclusions: Sequence[str]) -> bool:
     return False
 
 
+def _reserved_check(scheme: Scheme) -> Callable[[str], bool]:
+    """``scheme.is_reserved``, as a plain ``str.startswith`` when not overridden."""
+    if type(scheme).is_reserved is Scheme.is_reserved:
+        prefixes = scheme.reserved_prefixes
+        return lambda key: key.startswith(prefixes)
+    return scheme.is_reserved
+
+
 def filter_labels(
     labels: Mapping[str, str], excluded: Sequence[str], scheme: Scheme
 ) -> dict[str, str]:
     """Remote labels a mirror copies: not reserved, not excluded by the Link."""
-    return {
-        k: v
-        for k, v in labels.items()
-        if not scheme.is_reserved(k) and not (excluded and _excluded(k, excluded))
-    }
+    reserved = _reserved_check(scheme)
+    if excluded:
+        return {
+            k: v for k, v in labels.items() if not reserved(k) and not _excluded(k, excluded)
+        }
+    return {k: v for k, v in labels.items() if not reserved(k)}
 
 
 def filter_annotations(
@@ -192,12 +204,14 @@ def filter_annotations(
 ) -> dict[str, str]:
     """Remote annotations a mirror copies: not topology hints, not reserved, not
     excluded by the Link; ``config.linkerd.io/opaque-ports`` always kept."""
+    if not annotations:
+        return {}
+    reserved = _reserved_check(scheme)
+    topology = scheme.topology_annotations
     out = {
         k: v
         for k, v in annotations.items()
-        if k not in scheme.topology_annotations
-        and not scheme.is_reserved(k)
-        and not (excluded and _excluded(k, excluded))
+        if k not in topology and not reserved(k) and not (excluded and _excluded(k, excluded))
     }
     opaque = annotations.get(scheme.opaque_ports_annotation)
     if opaque is not None:
@@ -224,19 +238,61 @@ def _gateway_subsets(
     return (EndpointSubset(not_ready_addresses=addresses, ports=eports),)
 
 
-@attrs.frozen
-class _LinkContext:
-    link: Link
-    remote: ClusterState
-    source: ClusterState
-    scheme: Scheme
-    gateway: Gateway
-    gateway_alive: bool
-    enable_headless: bool
+def _sorted_map(data: dict[str, str]) -> FrozenMap[str]:
+    return _frozen_sorted(dict(sorted(data.items())))
 
-    @property
-    def target(self) -> str:
-        return self.link.target_cluster_name
+
+class _LinkContext:
+    """One Link while its mirrors are planned, with the values those mirrors share
+    (gateway subsets, mirrored ports), computed once. Lives for one
+    :func:`mirror_link` call."""
+
+    __slots__ = (
+        "_exports",
+        "_discovers",
+        "_shared",
+        "_reserved",
+        "enable_headless",
+        "gateway",
+        "gateway_alive",
+        "link",
+        "link_ref",
+        "remote",
+        "scheme",
+        "source",
+        "target",
+    )
+
+    def __init__(
+        self,
+        link: Link,
+        remote: ClusterState,
+        source: ClusterState,
+        scheme: Scheme,
+        gateway: Gateway,
+        gateway_alive: bool,
+        enable_headless: bool,
+    ) -> None:
+        self.link = link
+        self.remote = remote
+        self.source = source
+        self.scheme = scheme
+        self.gateway = gateway
+        self.gateway_alive = gateway_alive
+        self.enable_headless = enable_headless
+        self.target = link.target_cluster_name
+        self.link_ref = link.ref
+        self._exports = _linkerd_selector(link.selector)
+        self._discovers = _linkerd_selector(link.remote_discovery_selector)
+        self._reserved = _reserved_check(scheme)
+        # id(remote ports tuple) -> (that tuple, mirrored ports, gateway subsets)
+        self._shared: dict[int, tuple[Any, Any, Any]] = {}
+
+    def exports(self, labels: Mapping[str, str]) -> bool:
+        return self._exports.matches(labels)
+
+    def discovers(self, labels: Mapping[str, str]) -> bool:
+        return self._discovers.matches(labels)
 
     def fq_name(self, svc: Service) -> str:
         return f"{svc.name}.{svc.namespace}.svc.{self.link.target_cluster_domain}"
@@ -246,7 +302,16 @@ class _LinkContext:
 
     def service_labels(self, svc: Service, discovery: bool) -> dict[str, str]:
         s = self.scheme
-        labels = filter_labels(svc.labels, self.link.excluded_labels, s)
+        excluded = self.link.excluded_labels
+        reserved = self._reserved
+        if excluded:
+            labels = {
+                k: v
+                for k, v in svc.labels.items()
+                if not reserved(k) and not _excluded(k, excluded)
+            }
+        else:
+            labels = {k: v for k, v in svc.labels.items() if not reserved(k)}
         labels[s.mirrored_service_label] = s.true_value
         labels[s.cluster_name_label] = self.target
         if discovery:
@@ -257,10 +322,10 @@ class _LinkContext:
     def endpoints_labels(self, svc: Service) -> dict[str, str]:
         return self.service_labels(svc, discovery=False)
 
-    def service_annotations(self, svc: Service) -> dict[str, str]:
+    def service_annotations(self, svc: Service, fq_name: str | None = None) -> dict[str, str]:
         s = self.scheme
         annotations = filter_annotations(svc.annotations, self.link.excluded_annotations, s)
-        annotations[s.remote_svc_fq_name_annotation] = self.fq_name(svc)
+        annotations[s.remote_svc_fq_name_annotation] = fq_name or self.fq_name(svc)
         annotations[s.remote_resource_version_annotation] = svc.resource_version
         return annotations
 
@@ -273,16 +338,38 @@ class _LinkContext:
             s.remote_gateway_identity_annotation: self.link.gateway_identity,
         }
 
+    def shared(self, ports: tuple[ServicePort, ...]) -> tuple[Any, Any, Any]:
+        """(ports, the mirror's ports, the gateway Endpoints' subsets), shared by every
+        mirror of this Link whose remote Service holds this very ports tuple."""
+        found = self._shared.get(id(ports))
+        if found is None or found[0] is not ports:
+            subsets = (
+                _gateway_subsets(self.gateway, ports, self.gateway_alive)
+                if self.gateway.usable
+                else ()
+            )
+            found = (ports, _mirror_ports(ports), subsets)
+            self._shared[id(ports)] = found
+        return found
+
     def mirror_service(
-        self, svc: Service, name: str, discovery: bool, headless: bool = False
+        self,
+        svc: Service,
+        name: str,
+        discovery: bool,
+        headless: bool = False,
+        *,
+        labels: FrozenMap[str] | None = None,
+        fq_name: str | None = None,
     ) -> Service:
         return Service(
-            namespace=svc.namespace,
-            name=name,
-            labels=self.service_labels(svc, discovery),
-            annotations=self.service_annotations(svc),
-            ports=_mirror_ports(svc.ports),
-            cluster_ip="None" if headless else None,
+            svc.namespace,
+            name,
+            _sorted_map(self.service_labels(svc, discovery)) if labels is None else labels,
+            _sorted_map(self.service_annotations(svc, fq_name)),
+            self.shared(svc.ports)[1],
+            "ClusterIP",
+            "None" if headless else None,
         )
 
 
@@ -310,17 +397,20 @@ def _gateway_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate 
             f"Service {svc.namespace}/{svc.name} in cluster {ctx.target} is "
             f"exported in gateway mode, but {gw.problem}",
         )
-    remote_eps = ctx.remote.endpoints_of(svc.namespace, svc.name)
+    remote_eps = ctx.remote.endpoints.get((svc.namespace, svc.name))
     empty = remote_eps is None or remote_eps.empty
-    service = ctx.mirror_service(svc, name, discovery=False)
+    fq_name = ctx.fq_name(svc)
+    # The Service and its Endpoints carry the same labels: one shared map.
+    labels = _sorted_map(ctx.service_labels(svc, discovery=False))
+    service = ctx.mirror_service(svc, name, discovery=False, labels=labels, fq_name=fq_name)
     endpoints = Endpoints(
-        namespace=svc.namespace,
-        name=name,
-        labels=ctx.endpoints_labels(svc),
-        annotations=ctx.gateway_endpoints_annotations(ctx.fq_name(svc)),
-        subsets=() if empty else _gateway_subsets(gw, svc.ports, ctx.gateway_alive),
+        svc.namespace,
+        name,
+        labels,
+        _sorted_map(ctx.gateway_endpoints_annotations(fq_name)),
+        () if empty else ctx.shared(svc.ports)[2],
     )
-    mirror = Mirror(ctx.link.ref, ctx.target, "gateway", svc.ref, service.ref, endpoints.ref)
+    mirror = Mirror(ctx.link_ref, ctx.target, "gateway", svc.ref, service.ref, endpoints.ref)
     return Candidate(mirror, (service, endpoints))
 
 
@@ -369,6 +459,20 @@ def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate
             bad = _name_skip(ctx, svc, pod_name, "per-pod mirror")
             if bad is not None:
                 skips.append(bad)  # Linkerd leaves such a host out as well
+                continue
+            if pod_name == name:
+                # A pod named like its Service: the per-pod mirror would overwrite the
+                # headless mirror itself (Linkerd does not check).
+                skips.append(
+                    ctx.skip(
+                        SkipCode.NAME_COLLISION,
+                        svc,
+                        f"pod {host} of headless Service {svc.namespace}/{svc.name} in "
+                        f"cluster {ctx.target} would get the per-pod mirror {pod_name!r}, "
+                        "the headless mirror's own name; it is left out. Rename the pod's "
+                        "hostname or the Service",
+                    )
+                )
                 continue
             existing = ctx.source.service(svc.namespace, pod_name)
             addresses.append(
@@ -431,8 +535,8 @@ def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate
 
 def _mirror_one(ctx: _LinkContext, svc: Service) -> Candidate | Skip | None:
     link = ctx.link
-    discovery = link.discovers(svc.labels)
-    if not discovery and not link.exports(svc.labels):
+    discovery = ctx.discovers(svc.labels)
+    if not discovery and not ctx.exports(svc.labels):
         return None
     where = f"Service {svc.namespace}/{svc.name} in cluster {ctx.target}"
     if ctx.scheme.is_owned(svc.labels):
@@ -455,7 +559,7 @@ def _mirror_one(ctx: _LinkContext, svc: Service) -> Candidate | Skip | None:
         )
     if discovery:
         service = ctx.mirror_service(svc, name, discovery=True)
-        mirror = Mirror(link.ref, ctx.target, "remote-discovery", svc.ref, service.ref)
+        mirror = Mirror(ctx.link_ref, ctx.target, "remote-discovery", svc.ref, service.ref)
         return Candidate(mirror, (service,))
     if ctx.enable_headless and svc.headless:
         headless = _headless_candidate(ctx, svc, name)
