@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import re
+from types import MappingProxyType
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -232,17 +233,19 @@ _INT_OPS: Final = frozenset({Operator.GREATER_THAN, Operator.LESS_THAN})
 # Match kinds: the value must be in the set / must not be / key present / absent / > / <.
 _M_IN, _M_NOT_IN, _M_EXISTS, _M_ABSENT, _M_GT, _M_LT = range(6)
 # Per operator: how it prints between key and values in String(), and its match kind.
-_OPS: Final = {
-    Operator.EQUALS: ("=", _M_IN),
-    Operator.DOUBLE_EQUALS: ("==", _M_IN),
-    Operator.NOT_EQUALS: ("!=", _M_NOT_IN),
-    Operator.IN: (" in (", _M_IN),
-    Operator.NOT_IN: (" notin (", _M_NOT_IN),
-    Operator.EXISTS: ("", _M_EXISTS),
-    Operator.DOES_NOT_EXIST: ("", _M_ABSENT),
-    Operator.GREATER_THAN: (">", _M_GT),
-    Operator.LESS_THAN: ("<", _M_LT),
-}
+_OPS: Final = MappingProxyType(
+    {
+        Operator.EQUALS: ("=", _M_IN),
+        Operator.DOUBLE_EQUALS: ("==", _M_IN),
+        Operator.NOT_EQUALS: ("!=", _M_NOT_IN),
+        Operator.IN: (" in (", _M_IN),
+        Operator.NOT_IN: (" notin (", _M_NOT_IN),
+        Operator.EXISTS: ("", _M_EXISTS),
+        Operator.DOES_NOT_EXIST: ("", _M_ABSENT),
+        Operator.GREATER_THAN: (">", _M_GT),
+        Operator.LESS_THAN: ("<", _M_LT),
+    }
+)
 _Check = tuple[int, str, Any]  # (kind, key, frozenset of values | int bound | None)
 
 
@@ -361,7 +364,7 @@ _SPECIAL: Final = frozenset({"=", "==", "!=", "!", "(", ")", ",", "<", ">"})
 # exactly " \t\r\n"; findall skips it because no alternative matches it.
 _TOKEN_RE: Final = re.compile(r"==|!=|[=!(),<>]|[^ \t\r\n=!(),<>]+")
 # The tokens that may follow a key: "in", "notin", "=", "==", "!=", ">", "<".
-_OPERATOR_TOKENS: Final = {s.strip(" ("): op for op, (s, _) in _OPS.items() if s}
+_OPERATOR_TOKENS: Final = MappingProxyType({s.strip(" ("): op for op, (s, _) in _OPS.items() if s})
 
 
 def _tokenize(text: str) -> list[str]:
@@ -474,13 +477,15 @@ def _stable_sorted(requirements: Iterable[Requirement]) -> tuple[Requirement, ..
 
 # --------------------------------------------------------------------------- selectors
 
-_OPERATOR_NAMES: Final = {
-    Operator.IN: "In",
-    Operator.NOT_IN: "NotIn",
-    Operator.EXISTS: "Exists",
-    Operator.DOES_NOT_EXIST: "DoesNotExist",
-}
-_DICT_OPERATORS: Final = {name: op for op, name in _OPERATOR_NAMES.items()}
+_OPERATOR_NAMES: Final = MappingProxyType(
+    {
+        Operator.IN: "In",
+        Operator.NOT_IN: "NotIn",
+        Operator.EXISTS: "Exists",
+        Operator.DOES_NOT_EXIST: "DoesNotExist",
+    }
+)
+_DICT_OPERATORS: Final = MappingProxyType({name: op for op, name in _OPERATOR_NAMES.items()})
 
 
 @attrs.frozen
