@@ -8,7 +8,7 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "typecheck", "lint"]
 
-TEST_DEPS = ["pytest>=7", "pytest-asyncio>=0.23", "hypothesis>=6.100", "kmock>=0.8"]
+TEST_DEPS = ["pytest>=7", "pytest-asyncio>=0.23", "hypothesis>=6.100", "kmock>=0.8", "pydot>=2"]
 
 
 @nox.session

@@ -1,13 +1,19 @@
 """The ``meshmirror`` command (kubectl-like). Bad input is ``error: ...`` and exit 2.
 
-meshmirror plan  --source west west=west.yaml east=east.yaml [-o yaml|json|table]
-meshmirror diff  --source west west=west.yaml east=east.yaml
+meshmirror plan    --source west west=west.yaml east=east.yaml [-o yaml|json|table]
+meshmirror diff    --source west west=west.yaml east=east.yaml
+meshmirror check   --source west west=west.yaml east=east.yaml [--topology FILE] [-o text|json]
+meshmirror resolve --source west west=west.yaml east=east.yaml [--topology FILE]
+                   [--from NAMESPACE] [--unreachable CLUSTER]... NAMESPACE/SERVICE [-o text|json]
+meshmirror graph   --source west west=west.yaml east=east.yaml [--topology FILE]
+                   [-o dot|mermaid|svg]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import socket
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,15 +21,20 @@ from typing import Any, NoReturn, TextIO
 
 import yaml
 
+from meshmirror.checks import check
 from meshmirror.codes import Conflict, Skip
 from meshmirror.diff import diff
+from meshmirror.graph import to_dot, to_mermaid
 from meshmirror.labels import LabelError, SelectorError
-from meshmirror.loader import LoadError, load_cluster
+from meshmirror.loader import LoadError, load_cluster, load_yaml_file
 from meshmirror.manifest import ManifestError, to_manifest
 from meshmirror.mirror import Resolver
 from meshmirror.model import ClusterState
 from meshmirror.names import InvalidNameError
 from meshmirror.plan import Plan, PlanOptions, plan
+from meshmirror.render import GraphvizError, to_svg
+from meshmirror.resolve import TargetError, parse_target, resolve
+from meshmirror.topology import Topology, TopologyError
 
 __all__ = ["CliError", "main"]
 
@@ -40,12 +51,31 @@ BAD_INPUT: tuple[type[BaseException], ...] = (
     SelectorError,
     LabelError,
     InvalidNameError,
+    TopologyError,
+    TargetError,
 )
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise CliError(message)
+
+
+class _IntermixedParser(_Parser):
+    """Options may come between positionals (``CLUSTER=PATH ... --from ns TARGET``)."""
+
+    _mixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._mixing:
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
 
 
 def dns_resolver(host: str) -> list[str]:
@@ -228,6 +258,150 @@ def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 1 if changes else 0
 
 
+# -- check, resolve, graph --------------------------------------------------------------
+
+
+def add_topology_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--topology",
+        metavar="FILE",
+        help="what the dumps cannot say: pod networks, trust roots, gateway reachability",
+    )
+
+
+def load_topology(path: str | None) -> Topology:
+    """The ``--topology`` file (one YAML or JSON document); every default without one."""
+    if path is None:
+        return Topology()
+    docs = [d for d in load_yaml_file(path) if d is not None]
+    try:
+        if len(docs) > 1:
+            raise TopologyError(f"must be one document, not {len(docs)}")
+        return Topology.from_dict(docs[0] if docs else None)
+    except TopologyError as exc:
+        raise CliError(f"{path}: {exc}") from None
+
+
+def note(notes: Iterable[str], err: TextIO) -> None:
+    """Assumed defaults on stderr, one per line: ``note: <sentence>``."""
+    for text in notes:
+        print(f"note: {text}", file=err)
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    topology = load_topology(args.topology)
+    p, source, remotes = plan_from(args)
+    warn((*p.skipped, *p.conflicts), err)
+    report = check(p, source, remotes, topology)
+    note(report.notes, err)
+    if args.output == "json":
+        out.write(dump_json(report.to_dict()))
+    else:
+        out.write(report.text())
+    return 1 if report.failed else 0
+
+
+def cmd_resolve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    *specs, target = args.clusters
+    if not specs or "=" in target:
+        raise CliError(
+            "the last argument must be the target NAMESPACE/SERVICE, after the "
+            "CLUSTER=PATH arguments"
+        )
+    ref = parse_target(target)
+    topology = load_topology(args.topology)
+    p, source, remotes = plan_from(args, specs)
+    known = {source.name, *remotes}
+    for name in args.unreachable or ():
+        if name not in known:
+            raise CliError(
+                f"--unreachable {name!r} is not among the clusters given "
+                f"({', '.join(sorted(known))})"
+            )
+    # Only the skips and conflicts about the target (messages name their object).
+    named = re.compile(rf"(?<![\w.-]){re.escape(f'{ref.namespace}/{ref.name}')}(?![\w.-])")
+    findings: list[Skip | Conflict] = [*p.skipped, *p.conflicts]
+    warn((f for f in findings if named.search(f.message)), err)
+    result = resolve(
+        p,
+        source,
+        remotes,
+        topology,
+        ref,
+        client_namespace=args.client_namespace,
+        unreachable=args.unreachable or (),
+    )
+    note(result.notes, err)
+    if args.output == "json":
+        out.write(dump_json(result.to_dict()))
+    else:
+        out.write(result.text())
+    return 1 if result.failures else 0
+
+
+def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    topology = load_topology(args.topology)
+    p, source, remotes = plan_from(args)
+    warn((*p.skipped, *p.conflicts), err)
+    report = check(p, source, remotes, topology)
+    note(report.notes, err)
+    if args.output == "mermaid":
+        out.write(to_mermaid(p, source, remotes, report))
+    elif args.output == "svg":
+        try:
+            out.write(to_svg(p, source, remotes, report))
+        except GraphvizError as exc:
+            print(f"error: {exc}", file=err)
+            return 2
+    else:
+        out.write(to_dot(p, source, remotes, report))
+    return 0
+
+
+def _register_check_resolve_graph(sub: Any) -> None:
+    # These take options between positionals, as their synopsis shows.
+    saved, sub._parser_class = sub._parser_class, _IntermixedParser
+    try:
+        _add_check_resolve_graph(sub)
+    finally:
+        sub._parser_class = saved
+
+
+def _add_check_resolve_graph(sub: Any) -> None:
+    c = sub.add_parser("check", help="will it work? each mode's requirements (exit 1 on a fail)")
+    add_cluster_arguments(c)
+    add_topology_argument(c)
+    c.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    c.set_defaults(func=cmd_check)
+
+    r = sub.add_parser(
+        "resolve",
+        help="where a request goes, by which path, with which identity (exit 1 on a failure)",
+    )
+    add_cluster_arguments(r, target=True)
+    add_topology_argument(r)
+    r.add_argument(
+        "--from",
+        dest="client_namespace",
+        metavar="NAMESPACE",
+        help="the client's namespace in the source (default: the target's)",
+    )
+    r.add_argument(
+        "--unreachable",
+        action="append",
+        metavar="CLUSTER",
+        help="resolve as if this cluster (and its gateway) were down; repeatable",
+    )
+    r.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    r.set_defaults(func=cmd_resolve)
+
+    g = sub.add_parser("graph", help="draw clusters, links, mirrors and federated Services")
+    add_cluster_arguments(g)
+    add_topology_argument(g)
+    g.add_argument("-o", "--output", choices=("dot", "mermaid", "svg"), default="dot")
+    g.set_defaults(func=cmd_graph)
+
+
 # -- entry point ----------------------------------------------------------------------
 
 Command = Callable[[argparse.Namespace, TextIO, TextIO], int]
@@ -261,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=f"see `meshmirror {name} --help` (needs meshmirror[k8s])", add_help=False
         )
 
+    _register_check_resolve_graph(sub)
     for register in EXTRA_COMMANDS:
         register(sub)
     return parser

@@ -72,6 +72,8 @@ class Scheme:
     credentials_cluster_name_label: str = "multicluster.linkerd.io/cluster-name"
     credentials_trust_domain_annotation: str = "multicluster.linkerd.io/trust-domain"
     credentials_cluster_domain_annotation: str = "multicluster.linkerd.io/cluster-domain"
+    # `linkerd multicluster link` names the credentials Secret this plus the cluster name.
+    credentials_secret_prefix: str = "cluster-credentials-"
     gateway_port_name: str = "mc-gateway"
     probe_port_name: str = "mc-probe"
 

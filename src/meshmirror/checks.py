@@ -1,0 +1,666 @@
+"""Will it work? Each requirement of each mode, checked from the plan, the dumps and the
+topology, before anything is deployed. Pure.
+
+Check ids and their meaning are stable (DESIGN.md sections 3 and 8):
+
+=====================  ==============================================================
+``link-target-known``  every Link: warn (never fail) when its target was not given
+``link-credentials``   every Link: ok when it names its credentials Secret
+``gateway-address``    Links with gateway-mode mirrors: the gateway has an address
+``gateway-identity``   Links with gateway-mode mirrors: ``gatewayIdentity`` is set
+``gateway-reachable``  Links with gateway-mode mirrors: the source's pods reach it
+``flat-network``       remote-discovery mirrors and remote federated members: a shared
+                       ``podNetwork``
+``trust-root``         every Link: ok when both roots are known and equal, fail when
+                       known and different, warn when either is unknown
+``clients-meshed``     every source namespace holding planned mirrors or federated
+                       Services is annotated ``linkerd.io/inject: enabled``
+``mirror-name``        every planned mirror and federated Service has a usable name;
+                       a fail for each export that cannot get one
+``federated-conflict`` each conflict between federated members (absent otherwise)
+=====================  ==============================================================
+
+A requirement is only checked where its mode needs it: a gatewayless Link is never
+failed for its gateway (Linkerd's own check does: linkerd2 #11428).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Literal, TypeAlias, overload
+
+import attrs
+
+from meshmirror.codes import Conflict, ConflictCode, Skip, SkipCode
+from meshmirror.federated import Federation
+from meshmirror.mirror import Mirror
+from meshmirror.model import ClusterState, Endpoints, Link, ObjectRef
+from meshmirror.plan import Plan
+from meshmirror.scheme import LINKERD, Scheme
+from meshmirror.topology import Topology, is_meshed
+
+__all__ = [
+    "CHECK_IDS",
+    "GROUPS",
+    "CheckReport",
+    "CheckResult",
+    "Status",
+    "check",
+    "gateway_endpoints",
+]
+
+Status: TypeAlias = Literal["ok", "warn", "fail"]
+
+#: Every check id, in the order results of one subject are listed.
+CHECK_IDS: tuple[str, ...] = (
+    "link-target-known",
+    "link-credentials",
+    "trust-root",
+    "gateway-address",
+    "gateway-identity",
+    "gateway-reachable",
+    "flat-network",
+    "mirror-name",
+    "clients-meshed",
+    "federated-conflict",
+)
+
+#: How ``meshmirror check`` groups its results (like ``linkerd multicluster check``).
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("links", ("link-target-known", "link-credentials")),
+    ("trust roots", ("trust-root",)),
+    ("gateways", ("gateway-address", "gateway-identity", "gateway-reachable")),
+    ("pod networks", ("flat-network",)),
+    ("names", ("mirror-name",)),
+    ("meshed clients", ("clients-meshed",)),
+    ("federated services", ("federated-conflict",)),
+)
+
+_GROUP_OF = MappingProxyType({cid: i for i, (_, ids) in enumerate(GROUPS) for cid in ids})
+_ID_ORDER = MappingProxyType({cid: i for i, cid in enumerate(CHECK_IDS)})
+SYMBOLS: Mapping[str, str] = MappingProxyType({"ok": "✔", "warn": "‼", "fail": "×"})
+
+_GATEWAY_MODES = ("gateway", "headless")
+_GATEWAY_SKIPS = (SkipCode.NO_GATEWAY, SkipCode.GATEWAY_UNRESOLVED)
+_NAME_SKIPS = (
+    SkipCode.NAME_TOO_LONG,
+    SkipCode.INVALID_NAME,
+    SkipCode.NOT_OWNED,
+    SkipCode.NAME_COLLISION,
+)
+
+
+@attrs.frozen
+class CheckResult:
+    """One check of one subject.
+
+    ``subject`` names what was checked (a Link, a Service with its name, a Namespace);
+    ``message`` says what was found and, for ``warn`` and ``fail``, what to fix.
+    ``cluster`` and ``ref`` point at the object (for pictures); they are not part of the
+    JSON output.
+    """
+
+    id: str
+    subject: str
+    status: Status
+    message: str
+    cluster: str = ""
+    ref: ObjectRef | None = None
+
+    @property
+    def symbol(self) -> str:
+        """``✔``, ``‼`` or ``×``."""
+        return SYMBOLS[self.status]
+
+    def to_dict(self) -> dict[str, str]:
+        """``{"id", "subject", "status", "message"}``: the JSON shape."""
+        return {
+            "id": self.id,
+            "subject": self.subject,
+            "status": self.status,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        return f"{self.symbol} [{self.id}] {self.subject}: {self.message}"
+
+
+def _sort_key(r: CheckResult) -> tuple[int, str, int, str, str, str]:
+    return (
+        _GROUP_OF.get(r.id, len(GROUPS)),
+        r.subject,
+        _ID_ORDER.get(r.id, len(CHECK_IDS)),
+        r.message,
+        r.cluster,
+        str(r.ref),
+    )
+
+
+@attrs.frozen
+class CheckReport(Sequence[CheckResult]):
+    """The results of :func:`check`, grouped and sorted; ``notes`` state the topology
+    defaults that were assumed."""
+
+    source: str
+    results: tuple[CheckResult, ...]
+    notes: tuple[str, ...] = ()
+
+    @overload
+    def __getitem__(self, index: int) -> CheckResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[CheckResult]: ...
+
+    def __getitem__(self, index: int | slice) -> CheckResult | Sequence[CheckResult]:
+        return self.results[index]
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __iter__(self) -> Iterator[CheckResult]:
+        return iter(self.results)
+
+    @property
+    def failed(self) -> tuple[CheckResult, ...]:
+        """The failing results (truthy when any check failed)."""
+        return tuple(r for r in self.results if r.status == "fail")
+
+    @property
+    def warnings(self) -> tuple[CheckResult, ...]:
+        return tuple(r for r in self.results if r.status == "warn")
+
+    @property
+    def ok(self) -> bool:
+        """No check failed (warnings allowed)."""
+        return not self.failed
+
+    def by_id(self, check_id: str) -> tuple[CheckResult, ...]:
+        """The results of one check id."""
+        return tuple(r for r in self.results if r.id == check_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"checks": [...]}``: the ``meshmirror check -o json`` document."""
+        return {"checks": [r.to_dict() for r in self.results]}
+
+    def groups(self) -> list[tuple[str, tuple[CheckResult, ...]]]:
+        """Non-empty groups in display order, each with its results."""
+        out = []
+        for name, ids in GROUPS:
+            members = tuple(r for r in self.results if r.id in ids)
+            if members:
+                out.append((name, members))
+        return out
+
+    def summary(self) -> str:
+        """``3 ok, 1 warning, 2 failures``."""
+        n_ok = sum(1 for r in self.results if r.status == "ok")
+        n_warn, n_fail = len(self.warnings), len(self.failed)
+        return (
+            f"{n_ok} ok, {n_warn} warning{'' if n_warn == 1 else 's'}, "
+            f"{n_fail} failure{'' if n_fail == 1 else 's'}"
+        )
+
+    def text(self) -> str:
+        """The report as ``meshmirror check`` prints it."""
+        lines: list[str] = []
+        for name, results in self.groups():
+            lines += [name, "-" * len(name)]
+            lines += [str(r) for r in results]
+            lines.append("")
+        status = "×" if self.failed else ("‼" if self.warnings else "✔")
+        lines.append(f"Status check results are {status} ({self.summary()})")
+        return "\n".join(lines) + "\n"
+
+    def __repr__(self) -> str:
+        if not self.results:
+            return f"<CheckReport for {self.source}: no checks apply>"
+        body = "\n".join(f"  {r}" for r in self.results)
+        return f"<CheckReport for {self.source}: {self.summary()}\n{body}\n>"
+
+    def _repr_html_(self) -> str:
+        colour = {"ok": "#2e7d32", "warn": "#b26a00", "fail": "#c62828"}
+        rows = []
+        for r in self.results:
+            rows.append(
+                f'<tr><td style="color:{colour[r.status]}">{html.escape(r.symbol)} '
+                f"{r.status}</td><td><code>{html.escape(r.id)}</code></td>"
+                f"<td>{html.escape(r.subject)}</td><td>{html.escape(r.message)}</td></tr>"
+            )
+        head = "<tr><th>status</th><th>check</th><th>subject</th><th>message</th></tr>"
+        notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
+        return (
+            f"<p><strong>meshmirror check</strong> for {html.escape(self.source)}: "
+            f"{html.escape(self.summary())}</p>{notes}<table>{head}{''.join(rows)}</table>"
+        )
+
+
+# -- the checks --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Context:
+    plan: Plan
+    source: ClusterState
+    remotes: Mapping[str, ClusterState]
+    topology: Topology
+    scheme: Scheme
+    # Indexes of the plan, so each check is a lookup, not a scan.
+    gateway_mirrors: Mapping[ObjectRef, Sequence[Mirror]]
+    gateway_skips: Mapping[str, Sequence[Skip]]
+    federations: Mapping[ObjectRef, Federation]
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @classmethod
+    def build(
+        cls,
+        plan: Plan,
+        source: ClusterState,
+        remotes: Mapping[str, ClusterState],
+        topology: Topology,
+        scheme: Scheme,
+    ) -> _Context:
+        mirrors: dict[ObjectRef, list[Mirror]] = {}
+        for m in plan.mirrors:
+            if m.mode in _GATEWAY_MODES:
+                mirrors.setdefault(m.link, []).append(m)
+        skips: dict[str, list[Skip]] = {}
+        for skip in plan.skipped:
+            if skip.code in _GATEWAY_SKIPS:
+                skips.setdefault(skip.cluster, []).append(skip)
+        federations = {f.service: f for f in plan.federated}
+        return cls(plan, source, remotes, topology, scheme, mirrors, skips, federations)
+
+
+_Result: TypeAlias = Callable[[str, Status, str], CheckResult]
+
+
+def _link_subject(link: Link) -> str:
+    return f"Link {link.namespace}/{link.name}"
+
+
+def _link_checks(ctx: _Context, link: Link) -> list[CheckResult]:
+    src, target = ctx.name, link.target_cluster_name
+    subject = _link_subject(link)
+
+    def result(cid: str, status: Status, message: str) -> CheckResult:
+        return CheckResult(cid, subject, status, message, src, link.ref)
+
+    out = []
+    if target in ctx.remotes:
+        out.append(
+            result(
+                "link-target-known",
+                "ok",
+                f"targets cluster {target}, whose dump was given",
+            )
+        )
+    else:
+        out.append(
+            result(
+                "link-target-known",
+                "warn",
+                f"targets cluster {target!r}, whose dump was not given, so nothing is "
+                f"checked or planned for it; add {target}=PATH to the command line",
+            )
+        )
+    if link.cluster_credentials_secret:
+        out.append(
+            result(
+                "link-credentials",
+                "ok",
+                f"names its credentials Secret {link.cluster_credentials_secret}",
+            )
+        )
+    else:
+        out.append(
+            result(
+                "link-credentials",
+                "fail",
+                f"names no credentials Secret, so the service mirror cannot read cluster "
+                f"{target}; set spec.clusterCredentialsSecret (`linkerd multicluster link` "
+                f"writes {ctx.scheme.credentials_secret_prefix}{target})",
+            )
+        )
+    out.append(_trust_root(ctx, link, result))
+    out.extend(_gateway_checks(ctx, link, result))
+    return out
+
+
+def _trust_root(ctx: _Context, link: Link, result: _Result) -> CheckResult:
+    src, target = ctx.name, link.target_cluster_name
+    topo = ctx.topology
+    verdict = topo.compare_trust_roots(src, target)
+    root_src, root_target = topo.describe_trust_root(src), topo.describe_trust_root(target)
+    if verdict == "same":
+        status: Status = "ok"
+        message = f"{src} and {target} share trust root {topo.trust_root(src)}"
+    elif verdict == "different":
+        status = "fail"
+        message = (
+            f"{src} uses trust root {root_src} and {target} uses {root_target}: proxies "
+            "cannot verify each other over mTLS, in every mode; install both control planes "
+            "with the same trust anchor (or a bundle holding both)"
+        )
+    else:
+        status = "warn"
+        unknown = [c for c in (src, target) if topo.trust_root(c) is None]
+        if unknown:
+            message = (
+                f"trust root of {' and '.join(unknown)} unknown, so a mismatch (which breaks "
+                f"mTLS in every mode) cannot be ruled out; give trustRoot for "
+                f"{' and '.join(unknown)} in the topology file, or include the "
+                f"{ctx.scheme.trust_roots_config_map} ConfigMap in the dump"
+            )
+        else:
+            message = (
+                f"{src} has trust root {root_src} and {target} {root_target}: a name cannot "
+                "be compared with a certificate fingerprint; give both as names or both "
+                "from the ConfigMap"
+            )
+    return result("trust-root", status, message)
+
+
+def _gateway_checks(ctx: _Context, link: Link, result: _Result) -> list[CheckResult]:
+    src, target = ctx.name, link.target_cluster_name
+    mirrors = ctx.gateway_mirrors.get(link.ref, ())
+    skips = ctx.gateway_skips.get(target, ()) if target in ctx.remotes else ()
+    if not mirrors and not skips:
+        return []  # no gateway-mode export on this Link: its gateway is not needed
+    out: list[CheckResult] = []
+    if skips:
+        names = ", ".join(sorted({f"{s.ref.namespace}/{s.ref.name}" for s in skips}))
+        if any(s.code is SkipCode.NO_GATEWAY for s in skips):
+            problem = (
+                f"has no usable gateway (gatewayAddress {link.gateway_address!r}, "
+                f"gatewayPort {link.gateway_port!r})"
+            )
+            fix = (
+                "set spec.gatewayAddress and spec.gatewayPort to the target's gateway, or "
+                "export those Services in remote-discovery mode"
+            )
+        else:
+            problem = f"has gatewayAddress {link.gateway_address!r}, which resolves to no address"
+            fix = "check the name in DNS or give the gateway's IP (and do not pass --no-resolve)"
+        out.append(
+            result(
+                "gateway-address",
+                "fail",
+                f"{problem}, so the gateway-mode exports {names} of {target} are not "
+                f"mirrored; {fix}",
+            )
+        )
+    else:
+        addresses = sorted(
+            {
+                a.ip
+                for m in mirrors
+                for eps in gateway_endpoints(ctx.plan, m)
+                for subset in eps.subsets
+                for a in (*subset.addresses, *subset.not_ready_addresses)
+            }
+        )
+        shown = ", ".join(addresses or link.gateway_addresses)
+        out.append(
+            result(
+                "gateway-address",
+                "ok",
+                f"gateway {shown} port {link.gateway_port} carries {len(mirrors)} "
+                f"gateway-mode mirror{'' if len(mirrors) == 1 else 's'}",
+            )
+        )
+    if link.gateway_identity:
+        out.append(result("gateway-identity", "ok", f"gateway identity {link.gateway_identity}"))
+    else:
+        out.append(
+            result(
+                "gateway-identity",
+                "fail",
+                f"has no spec.gatewayIdentity, so clients in {src} cannot verify {target}'s "
+                "gateway over mTLS; set it to the gateway's identity (the "
+                f"{ctx.scheme.gateway_identity_annotation} annotation on {target}'s gateway "
+                "Service)",
+            )
+        )
+    allowed = ctx.topology.cluster(target).gateway_reachable_from
+    if allowed is None:
+        out.append(
+            result(
+                "gateway-reachable",
+                "ok",
+                f"pods of {src} reach {target}'s gateway (default: every cluster does)",
+            )
+        )
+    elif src in allowed:
+        out.append(
+            result(
+                "gateway-reachable",
+                "ok",
+                f"pods of {src} reach {target}'s gateway (gatewayReachableFrom: "
+                f"{', '.join(sorted(allowed))})",
+            )
+        )
+    else:
+        out.append(
+            result(
+                "gateway-reachable",
+                "fail",
+                f"the topology says only {', '.join(sorted(allowed)) or 'no cluster'} reach "
+                f"{target}'s gateway, not {src}; open the path from {src}'s pods to the "
+                f"gateway and add {src} to clusters.{target}.gatewayReachableFrom",
+            )
+        )
+    return out
+
+
+def gateway_endpoints(plan: Plan, mirror: Mirror) -> list[Endpoints]:
+    """The planned Endpoints that list a mirror's gateway addresses: its own, or a
+    headless mirror's per-pod Endpoints (its own list the per-pod Services)."""
+    refs = [ObjectRef("Endpoints", r.namespace, r.name) for r in mirror.pods]
+    if mirror.mode != "headless" and mirror.endpoints is not None:
+        refs.append(mirror.endpoints)
+    return [eps for eps in (plan.get(ref) for ref in refs) if isinstance(eps, Endpoints)]
+
+
+def _flat(
+    ctx: _Context, remote: str, subject: str, ref: ObjectRef, what: str, fix: str
+) -> CheckResult:
+    topo, src = ctx.topology, ctx.name
+    if topo.same_pod_network(src, remote):
+        return CheckResult(
+            "flat-network",
+            subject,
+            "ok",
+            f"{src} and {remote} share pod network {topo.pod_network(src)}",
+            src,
+            ref,
+        )
+    return CheckResult(
+        "flat-network",
+        subject,
+        "fail",
+        f"{src} ({topo.describe_pod_network(src)}) and {remote} "
+        f"({topo.describe_pod_network(remote)}) are not one flat network, but {what} sends "
+        f"traffic straight to {remote}'s pod IPs; connect the pod networks and give both the "
+        f"same podNetwork in the topology file, or {fix}",
+        src,
+        ref,
+    )
+
+
+def _mirror_checks(ctx: _Context, mirror: Mirror) -> list[CheckResult]:
+    subject = f"Service {mirror.service.namespace}/{mirror.service.name}"
+    out = [
+        CheckResult(
+            "mirror-name",
+            subject,
+            "ok",
+            f"{mirror.mode} mirror of {mirror.remote.namespace}/{mirror.remote.name} in "
+            f"{mirror.target}",
+            ctx.name,
+            mirror.service,
+        )
+    ]
+    if mirror.mode == "remote-discovery":
+        out.append(
+            _flat(
+                ctx,
+                mirror.target,
+                subject,
+                mirror.service,
+                "remote discovery",
+                f"export {mirror.remote.name} in gateway mode "
+                f"({ctx.scheme.export_label}={ctx.scheme.export_gateway_value})",
+            )
+        )
+    return out
+
+
+def _federated_checks(ctx: _Context, federation: Federation) -> list[CheckResult]:
+    ref = federation.service
+    subject = f"Service {ref.namespace}/{ref.name}"
+    entries = ", ".join(m.entry for m in federation.members)
+    out = [
+        CheckResult(
+            "mirror-name",
+            subject,
+            "ok",
+            f"federated Service of {entries}",
+            ctx.name,
+            ref,
+        )
+    ]
+    for member in federation.remote_members:
+        out.append(
+            _flat(
+                ctx,
+                member.cluster,
+                f"{subject} member {member.entry}",
+                ref,
+                "a federated Service",
+                f"take {member.service.name} in {member.cluster} out of the federation "
+                f"(remove its {ctx.scheme.federated_label} label)",
+            )
+        )
+    return out
+
+
+def _name_skip_check(ctx: _Context, skip: Skip) -> CheckResult:
+    where = skip.cluster or ctx.name
+    return CheckResult(
+        "mirror-name",
+        f"Service {skip.ref.namespace}/{skip.ref.name}@{where}",
+        "fail",
+        f"{skip.code.value}: {skip.message}",
+        where,
+        skip.ref,
+    )
+
+
+def _conflict_status(ctx: _Context, conflict: Conflict) -> Status:
+    if conflict.code is not ConflictCode.PORT_CONFLICT:
+        return "warn"  # type, affinity, headless: the winner's are used, traffic still flows
+    federation = ctx.federations.get(conflict.ref)
+    if federation is None:
+        return "fail"
+    needed = {(p.protocol, p.port) for p in federation.winner.service.ports}
+    for member in federation.members:
+        if member.entry in conflict.members:
+            served = {(p.protocol, p.port) for p in member.service.ports}
+            if not needed <= served:
+                return "fail"  # the destination sends the dialled port to every member
+    return "warn"  # only extra ports or other names: every port of the union is served
+
+
+def _conflict_check(ctx: _Context, conflict: Conflict) -> CheckResult:
+    return CheckResult(
+        "federated-conflict",
+        f"Service {conflict.ref.namespace}/{conflict.ref.name}",
+        _conflict_status(ctx, conflict),
+        f"{conflict.code.value}: {conflict.message}",
+        ctx.name,
+        conflict.ref,
+    )
+
+
+def _meshed_checks(ctx: _Context) -> list[CheckResult]:
+    namespaces = {m.service.namespace for m in ctx.plan.mirrors} | {
+        f.service.namespace for f in ctx.plan.federated
+    }
+    s = ctx.scheme
+    out = []
+    for ns in sorted(namespaces):
+        subject = f"Namespace {ns}"
+        ref = ObjectRef("Namespace", "", ns)
+        if is_meshed(ctx.source, ns, s):
+            out.append(
+                CheckResult(
+                    "clients-meshed",
+                    subject,
+                    "ok",
+                    f"annotated {s.inject_annotation}: {s.inject_enabled_value}, so its "
+                    "clients are meshed",
+                    ctx.name,
+                    ref,
+                )
+            )
+            continue
+        present = ctx.source.namespaces.get(ns)
+        found = (
+            f"does not exist in {ctx.name} yet"
+            if present is None
+            else f"is not annotated {s.inject_annotation}: {s.inject_enabled_value}"
+        )
+        out.append(
+            CheckResult(
+                "clients-meshed",
+                subject,
+                "fail",
+                f"holds mirrors or federated Services but {found}; unmeshed clients cannot "
+                "use them (gateways admit only meshed mTLS, remote-discovery and federated "
+                f"Services have no Endpoints). Annotate it ({s.inject_annotation}="
+                f"{s.inject_enabled_value}) and restart its workloads",
+                ctx.name,
+                ref,
+            )
+        )
+    return out
+
+
+def check(
+    plan: Plan,
+    source: ClusterState,
+    remotes: Mapping[str, ClusterState],
+    topology: Topology | None = None,
+    *,
+    scheme: Scheme = LINKERD,
+) -> CheckReport:
+    """Every requirement of every Link, planned mirror and federated Service.
+
+    ``topology`` None means every default; trust roots it does not give are read from
+    the dumps' ``linkerd-identity-trust-roots`` ConfigMaps. The order is deterministic:
+    by group, then subject, then check id.
+    """
+    topo = (topology or Topology()).with_dumps([source, *remotes.values()], scheme)
+    ctx = _Context.build(plan, source, remotes, topo, scheme)
+    results: list[CheckResult] = []
+    for link in source.sorted_links():
+        results.extend(_link_checks(ctx, link))
+    for mirror in plan.mirrors:
+        results.extend(_mirror_checks(ctx, mirror))
+    for federation in plan.federated:
+        results.extend(_federated_checks(ctx, federation))
+    results.extend(_name_skip_check(ctx, s) for s in plan.skipped if s.code in _NAME_SKIPS)
+    results.extend(_conflict_check(ctx, c) for c in plan.conflicts)
+    results.extend(_meshed_checks(ctx))
+    clusters = {source.name, *remotes}
+    clusters |= {link.target_cluster_name for link in source.links.values()}
+    return CheckReport(
+        source=source.name,
+        results=tuple(sorted(set(results), key=_sort_key)),
+        notes=topo.defaults_used(clusters, scheme),
+    )
