@@ -445,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
 EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
-def _delegate(name: str, argv: list[str]) -> int:
+def _delegate(name: str, argv: list[str], out: TextIO, err: TextIO) -> int:
+    import contextlib
     import importlib
 
     module_name, _, func_name = DELEGATED[name].partition(":")
@@ -456,7 +457,13 @@ def _delegate(name: str, argv: list[str]) -> int:
             f"`meshmirror {name}` needs the Kubernetes extra: pip install 'meshmirror[k8s]' ({exc})"
         ) from None
     func: Callable[[list[str]], int] = getattr(module, func_name)
-    return func(argv)
+    # The delegated commands print to sys.stdout/sys.stderr; send those where main() was
+    # told to (tests and docs pass StringIO).
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            return func(argv)
+        except SystemExit as exc:  # argparse's --help and usage errors
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
 
 
 def main(
@@ -468,7 +475,7 @@ def main(
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         if args_list and args_list[0] in DELEGATED:
-            return _delegate(args_list[0], args_list[1:])
+            return _delegate(args_list[0], args_list[1:], out, err)
         args = build_parser().parse_args(args_list)
         code: int = args.func(args, out, err)
         return code

@@ -1,0 +1,340 @@
+"""KubernetesBackend over real HTTP against KubeServer: the Backend Protocol, precisely."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from k8s_helpers import eps, kubeconfig, ns, svc
+from kube_server import Fault, KubeServer
+
+from meshmirror.backends import (
+    AlreadyExists,
+    Backend,
+    Conflict,
+    Gone,
+    NotFound,
+    ServerError,
+    Timeout,
+    TooManyRequests,
+    Unreachable,
+)
+from meshmirror.backends.memory import FakeCluster
+from meshmirror_k8s.backend import (
+    Backoff,
+    Forbidden,
+    InvalidRequest,
+    KubernetesBackend,
+    ReadOnly,
+    Timeouts,
+    Unauthorized,
+)
+from meshmirror_k8s.credentials import api_client, parse_kubeconfig
+
+TOKEN = "token-for-backend-tests"
+
+
+@pytest.fixture
+def cluster() -> FakeCluster:
+    return FakeCluster.from_manifests(
+        "east", [ns("shop"), svc("web"), eps("web"), svc("db", export=None)], history=50
+    )
+
+
+@pytest.fixture
+def server(cluster: FakeCluster) -> Iterator[KubeServer]:
+    with KubeServer(cluster, token=TOKEN, max_watch_seconds=1.0, bookmark_interval=0.2) as srv:
+        yield srv
+
+
+def backend_for(server: KubeServer, token: str = TOKEN, **kwargs: object) -> KubernetesBackend:
+    client = api_client(parse_kubeconfig(kubeconfig(server.url, token), link="test"))
+    kwargs.setdefault("timeouts", Timeouts(connect=2.0, read=3.0, watch=1))
+    sleeps: list[float] = []
+    kwargs.setdefault("sleep", sleeps.append)
+    backend = KubernetesBackend("east", client, **kwargs)  # type: ignore[arg-type]
+    backend.sleeps = sleeps  # type: ignore[attr-defined]
+    return backend
+
+
+@pytest.fixture
+def backend(server: KubeServer) -> KubernetesBackend:
+    return backend_for(server)
+
+
+def test_is_a_backend(backend: KubernetesBackend) -> None:
+    assert isinstance(backend, Backend)
+    assert backend.name == "east"
+
+
+def test_list_returns_kubectl_dicts_and_the_collection_version(
+    backend: KubernetesBackend, cluster: FakeCluster
+) -> None:
+    result = backend.list("Service", "shop")
+    assert [i["metadata"]["name"] for i in result.items] == ["db", "web"]
+    # The server omits apiVersion/kind on list items; the backend puts them back.
+    assert {(i["apiVersion"], i["kind"]) for i in result.items} == {("v1", "Service")}
+    assert result.resource_version == cluster.resource_version
+    namespaces = backend.list("Namespace")
+    assert [n["metadata"]["name"] for n in namespaces.items] == ["shop"]
+
+
+def test_watch_from_a_version_sees_changes_and_bookmarks(
+    backend: KubernetesBackend, cluster: FakeCluster, server: KubeServer
+) -> None:
+    rv = backend.list("Service").resource_version
+    cluster.apply([svc("web", port=8080)])
+    cluster.remove("Service", "shop", "db")
+    events = list(backend.watch("Service", rv))
+    changes = [(e.type, e.object["metadata"]["name"]) for e in events if e.type != "BOOKMARK"]
+    assert changes == [("MODIFIED", "web"), ("DELETED", "db")]
+    bookmarks = [e for e in events if e.type == "BOOKMARK"]
+    assert bookmarks and bookmarks[-1].object["metadata"]["resourceVersion"] == (
+        cluster.resource_version
+    )
+    watch = server.recorded(verb="watch")[-1]
+    assert watch.query["allowWatchBookmarks"] == "true"
+    assert watch.query["resourceVersion"] == rv
+    assert int(watch.query["timeoutSeconds"]) == 1
+
+
+@pytest.mark.parametrize("as_http", [False, True])
+def test_watch_too_old_raises_gone(cluster: FakeCluster, as_http: bool) -> None:
+    with KubeServer(cluster, token=TOKEN, gone_as_http=as_http) as server:
+        backend = backend_for(server)
+        for i in range(60):  # more writes than the history keeps
+            cluster.apply([svc("web", port=1000 + i)])
+        with pytest.raises(Gone) as err:
+            list(backend.watch("Service", "1"))
+        assert err.value.cluster == "east"
+
+
+def test_a_dropped_watch_just_ends(
+    backend: KubernetesBackend, server: KubeServer, cluster: FakeCluster
+) -> None:
+    rv = backend.list("Service").resource_version
+    cluster.apply([svc("web", port=1), svc("db", port=2, export=None)])
+    server.add_fault(Fault(verb="watch", drop_after=1))
+    started = time.monotonic()
+    events = list(backend.watch("Service", rv))
+    assert [e.type for e in events] == ["MODIFIED"]
+    assert time.monotonic() - started < 1.0  # not waiting for the timeout
+
+
+def test_update_is_conditional_and_carries_the_field_manager(
+    backend: KubernetesBackend, server: KubeServer
+) -> None:
+    web = backend.list("Service", "shop").items[1]
+    web["metadata"]["labels"] = {"changed": "yes"}
+    stored = backend.update(web)
+    assert stored["metadata"]["labels"] == {"changed": "yes"}
+    put = server.recorded(verb="update")[-1]
+    assert put.query == {"fieldManager": "meshmirror"}
+    assert put.body["metadata"]["resourceVersion"] == web["metadata"]["resourceVersion"]
+    with pytest.raises(Conflict):  # the same resourceVersion again: stale
+        backend.update(web)
+    del web["metadata"]["resourceVersion"]
+    with pytest.raises(InvalidRequest, match=r"without metadata\.resourceVersion"):
+        backend.update(web)
+    assert len(server.recorded(verb="update")) == 2  # the unconditional one was not sent
+
+
+def test_create_strips_server_fields_and_reports_name_clashes(
+    backend: KubernetesBackend, server: KubeServer
+) -> None:
+    web = backend.list("Service", "shop").items[1]
+    web["metadata"]["name"] = "web-copy"
+    created = backend.create(web)
+    post = server.recorded(verb="create")[-1]
+    assert post.query == {"fieldManager": "meshmirror"}
+    assert "resourceVersion" not in post.body["metadata"]
+    assert "uid" not in post.body["metadata"]
+    assert created["metadata"]["uid"] != web["metadata"]["uid"]
+    with pytest.raises(AlreadyExists):
+        backend.create(web)
+    with pytest.raises(NotFound, match="namespace"):
+        backend.create(svc("x", "nowhere"))
+
+
+def test_delete_sends_preconditions(backend: KubernetesBackend, server: KubeServer) -> None:
+    web = backend.list("Service", "shop").items[1]
+    meta = web["metadata"]
+    with pytest.raises(Conflict):
+        backend.delete("Service", "shop", "web", resource_version="1", uid=meta["uid"])
+    with pytest.raises(Conflict):
+        backend.delete("Service", "shop", "web", resource_version=meta["resourceVersion"], uid="x")
+    backend.delete(
+        "Service", "shop", "web", resource_version=meta["resourceVersion"], uid=meta["uid"]
+    )
+    sent = server.recorded(verb="delete")[-1].body
+    assert sent["preconditions"] == {"resourceVersion": meta["resourceVersion"], "uid": meta["uid"]}
+    with pytest.raises(NotFound):
+        backend.delete("Service", "shop", "web", resource_version=meta["resourceVersion"])
+
+
+def test_429_and_5xx_are_retried_with_bounded_backoff(server: KubeServer) -> None:
+    backend = backend_for(server, backoff=Backoff(retries=3, base=0.1, factor=2.0, cap=1.0))
+    server.add_fault(Fault(status=429, verb="list", retry_after=7))
+    server.add_fault(Fault(status=503, verb="list"))
+    assert backend.list("Service").items
+    assert backend.sleeps == [7.0, 0.2]  # type: ignore[attr-defined]
+    server.add_fault(Fault(status=500, verb="list", times=4))
+    with pytest.raises(ServerError, match="HTTP 500"):
+        backend.list("Service")
+    assert len(server.recorded(verb="list")) == 3 + 4  # 3 before, then 1 + 3 retries
+    server.add_fault(Fault(status=429, verb="list", times=10))
+    with pytest.raises(TooManyRequests):
+        backend.list("Service")
+
+
+def test_errors_carry_the_cluster_name(server: KubeServer) -> None:
+    with pytest.raises(Unauthorized) as err:
+        backend_for(server, token="wrong").list("Service")
+    assert err.value.cluster == "east" and "401" in str(err.value)
+    server.add_fault(Fault(status=403, verb="list"))
+    with pytest.raises(Forbidden):
+        backend_for(server).list("Service")
+
+
+def test_an_unreachable_cluster(server: KubeServer, cluster: FakeCluster) -> None:
+    backend = backend_for(server)
+    cluster.set_reachable(False)  # the server drops every connection
+    with pytest.raises(Unreachable) as err:
+        backend.list("Service")
+    assert err.value.cluster == "east"
+    cluster.set_reachable(True)
+    server.stop()  # nothing listens any more
+    with pytest.raises(Unreachable):
+        backend.list("Service")
+    server.start()  # the same port again
+    assert backend.list("Service").items
+
+
+def test_every_request_has_a_timeout() -> None:
+    """A server that accepts and never answers: the read timeout ends the request."""
+
+    class Silent(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(3)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Silent)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        client = api_client(parse_kubeconfig(kubeconfig(url, TOKEN), link="slow"))
+        backend = KubernetesBackend(
+            "slow",
+            client,
+            timeouts=Timeouts(connect=1.0, read=0.3, watch=1),
+            backoff=Backoff(retries=0),
+        )
+        started = time.monotonic()
+        with pytest.raises(Timeout):
+            backend.list("Service")
+        assert time.monotonic() - started < 2.0
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_read_only_backends_refuse_writes_without_sending(server: KubeServer) -> None:
+    backend = backend_for(server, read_only=True, kinds=frozenset({"Service", "Endpoints"}))
+    with pytest.raises(ReadOnly):
+        backend.create(svc("x"))
+    with pytest.raises(ReadOnly):
+        backend.delete("Service", "shop", "web", resource_version="1")
+    with pytest.raises(ReadOnly):
+        backend.list("Secret")
+    assert server.recorded() == []
+
+
+def test_endpoint_slices_fall_back_when_not_served(cluster: FakeCluster) -> None:
+    with KubeServer(cluster, token=TOKEN, serve_endpoint_slices=False) as server:
+        backend = backend_for(server)
+        assert backend.list("EndpointSlice").items == ()
+        assert backend.endpoint_slices_served is False
+        assert list(backend.watch("EndpointSlice", "1")) == []
+        assert len(server.recorded()) == 1  # asked once, remembered
+
+
+def test_links_at_v1alpha3_or_else_v1alpha2(cluster: FakeCluster) -> None:
+    link = {
+        "apiVersion": "multicluster.linkerd.io/v1alpha3",
+        "kind": "Link",
+        "metadata": {"name": "north", "namespace": "shop"},
+        "spec": {"targetClusterName": "north"},
+    }
+    cluster.apply([link])
+    with KubeServer(cluster, token=TOKEN) as server:
+        links = backend_for(server).list("Link", "shop").items
+        assert [x["apiVersion"] for x in links] == ["multicluster.linkerd.io/v1alpha3"]
+    with KubeServer(cluster, token=TOKEN, link_versions=("v1alpha2",)) as server:
+        backend = backend_for(server)
+        links = backend.list("Link", "shop").items
+        assert [x["apiVersion"] for x in links] == ["multicluster.linkerd.io/v1alpha2"]
+        assert [r.path for r in server.recorded()] == [
+            "/apis/multicluster.linkerd.io/v1alpha3/namespaces/shop/links",
+            "/apis/multicluster.linkerd.io/v1alpha2/namespaces/shop/links",
+        ]
+        backend.list("Link", "shop")  # remembered: v1alpha2 straight away
+        assert server.recorded()[-1].path.startswith("/apis/multicluster.linkerd.io/v1alpha2/")
+
+
+def test_link_status_subresource(backend: KubernetesBackend, cluster: FakeCluster) -> None:
+    cluster.apply(
+        [
+            {
+                "apiVersion": "multicluster.linkerd.io/v1alpha3",
+                "kind": "Link",
+                "metadata": {"name": "north", "namespace": "shop"},
+                "spec": {"targetClusterName": "north"},
+            }
+        ]
+    )
+    link = backend.get("Link", "shop", "north")
+    stored = backend.update_status({**link, "status": {"mirrorServices": []}})
+    assert stored["status"] == {"mirrorServices": []}
+    assert stored["spec"] == link["spec"]
+    again = backend.update({**stored, "spec": {"targetClusterName": "north2"}, "status": {}})
+    assert again["status"] == {"mirrorServices": []}  # the main resource keeps the status
+
+
+def test_raw_json_is_faster_than_models(backend: KubernetesBackend, cluster: FakeCluster) -> None:
+    """The deserialisation choice, measured: raw JSON vs models + sanitize_for_serialization."""
+    from kubernetes.client import CoreV1Api
+
+    cluster.apply(
+        [svc(f"s{i}", labels={"app": f"a{i}"}, selector={"app": f"a{i}"}) for i in range(300)]
+    )
+    core = CoreV1Api(backend.client)
+
+    def best(fn: object, n: int = 3) -> float:
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            fn()  # type: ignore[operator]
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    raw = best(
+        lambda: json.loads(core.list_service_for_all_namespaces(_preload_content=False).read())
+    )
+    typed = best(
+        lambda: backend.client.sanitize_for_serialization(core.list_service_for_all_namespaces())
+    )
+    print(f"\n302 Services over HTTP: raw JSON {raw * 1000:.1f} ms, models {typed * 1000:.1f} ms")
+    assert raw < typed
+    # Models also rewrite what the server sent (timestamps in another format).
+    via_models = backend.client.sanitize_for_serialization(core.list_service_for_all_namespaces())
+    assert (
+        via_models["items"][0]["metadata"]["creationTimestamp"]
+        != (backend.list("Service").items[0]["metadata"]["creationTimestamp"])
+    )
