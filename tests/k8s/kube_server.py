@@ -581,8 +581,14 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
                 )
             self._backend_call(
                 p,
+                # Always the gated Backend delete: an HTTP DELETE without preconditions
+                # is still a write that faults and the write log must see.
                 lambda: server.cluster.delete(
-                    kind, p.namespace or "", p.name or "", resource_version=rv, uid=uid
+                    kind,
+                    p.namespace or "",
+                    p.name or "",
+                    resource_version=rv or meta.get("resourceVersion") or "",
+                    uid=uid,
                 ),
             )
             self._ok(
