@@ -258,7 +258,15 @@ def test_sigterm_health_and_lease(topology: Topology, tmp_path: Path) -> None:
         assert probe("readyz") == (200, {"ok": True, "ready": True, "leader": True, "links": {}})
         lease = topology.servers["west"].leases[(LINKS_NS, "meshmirror-controller")]
         assert lease["spec"]["holderIdentity"] == "replica-1"
-        topology.assert_converged()
+        # Ready means leading; the first sync may still be under way.
+        while True:
+            try:
+                topology.assert_converged()
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:
