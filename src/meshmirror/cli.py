@@ -163,7 +163,12 @@ def plan_from(
 def warn(findings: Iterable[Skip | Conflict], err: TextIO) -> None:
     """Skips and conflicts on stderr, one per line: ``warning: <code>: <message>``."""
     for f in findings:
-        print(f"warning: {f.code.value}: {f.message}", file=err)
+        print(f"warning: {f.code.value}: {one_line(f.message)}", file=err)
+
+
+def one_line(message: str) -> str:
+    """A message on one line: names from a dump may hold line breaks."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def dump_yaml(doc: Any) -> str:
@@ -480,7 +485,7 @@ def main(
         code: int = args.func(args, out, err)
         return code
     except BAD_INPUT as exc:
-        print(f"error: {exc}", file=err)
+        print(f"error: {one_line(str(exc))}", file=err)
         return 2
     except BrokenPipeError:
         return 0

@@ -15,7 +15,15 @@ from typing import Any
 import attrs
 
 from meshmirror.manifest import to_manifest
-from meshmirror.model import AnyObject, ClusterState, Endpoints, Namespace, ObjectRef, Service
+from meshmirror.model import (
+    AnyObject,
+    ClusterState,
+    Endpoints,
+    Namespace,
+    ObjectRef,
+    Service,
+    ServicePort,
+)
 from meshmirror.plan import Plan, PlannedObject
 from meshmirror.scheme import LINKERD, Scheme
 
@@ -146,10 +154,55 @@ def same(planned: AnyObject, actual: AnyObject) -> bool:
     if isinstance(planned, Namespace):
         return isinstance(actual, Namespace)
     if isinstance(planned, Service) and isinstance(actual, Service):
-        return _normal_service(planned) == _normal_service(actual)
+        return _same_service(planned, actual)
     if isinstance(planned, Endpoints) and isinstance(actual, Endpoints):
-        return _normal_endpoints(planned) == _normal_endpoints(actual)
+        return _same_endpoints(planned, actual)
     return False
+
+
+# What _normal_service / _normal_endpoints equality says, field by field, without
+# building the normal forms (diff runs this once per planned object).
+
+
+def _port_form(p: ServicePort) -> tuple[object, ...]:
+    return (p.port, p.name, p.protocol, p.effective_target_port, p.node_port, p.app_protocol)
+
+
+def _same_ports(a: tuple[ServicePort, ...], b: tuple[ServicePort, ...]) -> bool:
+    if a is b:
+        return True
+    if len(a) != len(b):
+        return False
+    return all(x is y or _port_form(x) == _port_form(y) for x, y in zip(a, b, strict=True))
+
+
+def _affinity(s: Service) -> str | None:
+    return None if s.effective_session_affinity == "None" else s.session_affinity
+
+
+def _same_service(a: Service, b: Service) -> bool:
+    return (
+        a.namespace == b.namespace
+        and a.name == b.name
+        and a.labels == b.labels
+        and a.annotations == b.annotations
+        and _same_ports(a.ports, b.ports)
+        and a.type == b.type
+        and a.headless == b.headless
+        and _affinity(a) == _affinity(b)
+        and (a.selector or None) == (b.selector or None)
+        and a.external_name == b.external_name
+    )
+
+
+def _same_endpoints(a: Endpoints, b: Endpoints) -> bool:
+    return (
+        a.namespace == b.namespace
+        and a.name == b.name
+        and a.labels == b.labels
+        and a.annotations == b.annotations
+        and a.subsets == b.subsets
+    )
 
 
 def owned_objects(state: ClusterState, scheme: Scheme = LINKERD) -> Iterator[Service | Endpoints]:

@@ -25,7 +25,15 @@ from meshmirror.codes import Conflict, ConflictCode, Skip, SkipCode
 from meshmirror.labels import Selector
 from meshmirror.manifest import parse_timestamp
 from meshmirror.mirror import filter_annotations, filter_labels
-from meshmirror.model import ClusterState, Link, ObjectRef, Service, ServicePort
+from meshmirror.model import (
+    ClusterState,
+    Link,
+    ObjectRef,
+    Service,
+    ServicePort,
+    _linkerd_selector,
+    _plain,
+)
 from meshmirror.names import federated_name, service_name_problem
 from meshmirror.scheme import Scheme
 
@@ -101,6 +109,8 @@ def _describe_ports(ports: Sequence[ServicePort]) -> str:
 
 
 def _conflicts(ref: ObjectRef, members: Sequence[Member]) -> list[Conflict]:
+    if len(members) < 2:
+        return []  # a lone member disagrees with nobody
     winner = members[0]
     w = winner.service
     where = f"federated Service {ref.namespace}/{ref.name}"
@@ -188,6 +198,20 @@ def federate(
                 )
             )
             return
+        if not svc.ports:
+            # As with headless members: a member that cannot give the federated Service
+            # its ports stays out, and never takes the other members down with it.
+            skips.append(
+                Skip(
+                    SkipCode.NO_PORTS,
+                    svc.ref,
+                    f"{where} has no ports, so it cannot join the federated Service "
+                    f"{svc.namespace}/{federated_name(svc.name, scheme.federated_suffix)}; "
+                    "add a port to it",
+                    cluster=member.cluster,
+                )
+            )
+            return
         groups.setdefault((svc.namespace, svc.name), []).append(member)
 
     for key in sorted(source.services):
@@ -195,9 +219,12 @@ def federate(
         if local_selector.matches(svc.labels):
             consider(Member(source.name, svc, local=True))
     for link, remote in links:
+        federates = _linkerd_selector(link.federated_service_selector)  # link.federates
+        if federates.is_nothing():
+            continue
         for key in sorted(remote.services):
             svc = remote.services[key]
-            if link.federates(svc.labels):
+            if federates.matches(_plain(svc.labels)):
                 consider(Member(link.target_cluster_name, svc, local=False, link=link))
 
     planned: list[tuple[Federation, Service]] = []
@@ -208,18 +235,6 @@ def federate(
         ref = ObjectRef("Service", namespace, fed_name)
         problem = service_name_problem(fed_name)
         winner = members[0]
-        if not winner.service.ports:
-            skips.append(
-                Skip(
-                    SkipCode.NO_PORTS,
-                    winner.service.ref,
-                    f"federated Service {namespace}/{fed_name} would take the ports of "
-                    f"{winner.entry}, which has none, and a Service needs at least one; "
-                    "add a port to it",
-                    cluster=winner.cluster,
-                )
-            )
-            continue
         if problem is not None:
             code = SkipCode.NAME_TOO_LONG if len(fed_name) > 63 else SkipCode.INVALID_NAME
             entries = ", ".join(m.entry for m in members)

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import enum
 import re
-from types import MappingProxyType
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Final
 
 import attrs

@@ -1,24 +1,36 @@
 """Files and directories of kubectl output to dicts and cluster states (does I/O).
 
 A path is a file (multi-document YAML, JSON, or a ``kind: List``) or a directory (every
-``*.yaml``, ``*.yml`` and ``*.json`` in it, in name order). Every error is a
-:class:`LoadError` naming the file, the document number and what is wrong.
+``*.yaml``, ``*.yml`` and ``*.json`` in it, in name order). A file that cannot be read is
+a :class:`LoadError`, an object that cannot be converted a
+:class:`~meshmirror.manifest.ManifestError`; both name the file, the document number and
+what is wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import yaml
 
-from meshmirror.manifest import ManifestError, cluster_state, iter_documents
+from meshmirror.manifest import ManifestError, _cluster_state, cluster_state, iter_documents
 from meshmirror.model import ClusterState
 
-__all__ = ["LoadError", "load_cluster", "load_documents", "load_yaml_file"]
+__all__ = [
+    "GcMode",
+    "LoadError",
+    "cluster_states",
+    "load_cluster",
+    "load_documents",
+    "load_yaml_file",
+    "paused_gc",
+]
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -71,6 +83,8 @@ def load_yaml_file(path: str | os.PathLike[str]) -> list[Any]:
             raise LoadError(
                 str(p), f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
             ) from None
+        except RecursionError:
+            raise LoadError(str(p), _TOO_DEEP) from None
     docs: list[Any] = []
     try:
         for doc in yaml.load_all(text, Loader=_Loader):
@@ -78,9 +92,17 @@ def load_yaml_file(path: str | os.PathLike[str]) -> list[Any]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
+        problem = getattr(err, "problem", None)
+        if problem is None:
+            # e.g. ReaderError (a control character): str() spans several lines.
+            problem = "; ".join(line.strip() for line in str(err).splitlines())
         raise LoadError(str(p), f"invalid YAML{at}: {problem}", len(docs) + 1) from None
+    except RecursionError:
+        raise LoadError(str(p), _TOO_DEEP, len(docs) + 1) from None
     return docs
+
+
+_TOO_DEEP = "nested too deeply to be a Kubernetes object"
 
 
 def _files(path: Path) -> list[Path]:
@@ -108,6 +130,8 @@ def load_documents(path: str | os.PathLike[str]) -> Iterator[tuple[str, int, dic
                 raise LoadError(
                     str(f), err.problem if not err.field else str(err), number
                 ) from None
+            except RecursionError:  # a kind: List nested in itself thousands deep
+                raise LoadError(str(f), _TOO_DEEP, number) from None
             for item in items:
                 yield str(f), number, dict(item)
 
@@ -116,11 +140,12 @@ def load_cluster(name: str, path: str | os.PathLike[str]) -> ClusterState:
     """A cluster's state from a file or directory of kubectl output."""
     located: list[dict[str, Any]] = []
     places: list[str] = []
-    for f, number, doc in load_documents(path):
-        located.append(doc)
-        places.append(f"{f}, document {number}")
     try:
-        return cluster_state(name, located)
+        with paused_gc():
+            for f, number, doc in load_documents(path):
+                located.append(doc)
+                places.append(f"{f}, document {number}")
+            return cluster_state(name, located)
     except ManifestError as err:
         # Find which document failed, to say where.
         for doc, place in zip(located, places, strict=True):
@@ -129,3 +154,53 @@ def load_cluster(name: str, path: str | os.PathLike[str]) -> ClusterState:
             except ManifestError as single:
                 raise single.located(place) from None
         raise err.located(str(path)) from None
+
+
+#: How a bulk load treats Python's cyclic garbage collector: ``"pause"`` (off while
+#: loading, then back as it was), ``"freeze"`` (the same, then :func:`gc.freeze` so the
+#: loaded, long-lived states are never scanned again), ``"default"`` (left alone).
+GcMode: TypeAlias = Literal["pause", "freeze", "default"]
+
+
+@contextlib.contextmanager
+def paused_gc(mode: GcMode = "pause") -> Iterator[None]:
+    """Run a bulk load without cyclic garbage collection, then restore the collector.
+
+    Loading allocates millions of long-lived, acyclic objects (model values, and the
+    parsed documents they come from); under the default thresholds the collector would
+    scan the growing heap again and again (most of the time ``json.loads`` takes on a
+    large dump is such scans). Nothing a load makes is cyclic, so pausing loses nothing.
+    ``"freeze"`` moves every object alive at the end into the permanent generation
+    (:func:`gc.freeze`): later collections skip them. It also freezes every other object
+    alive at that moment, so reference cycles among those are then only freed after
+    :func:`gc.unfreeze`; use it in a controller or a notebook that loads once and keeps
+    the states. This is the loader's business: the pure layers never touch the collector.
+    """
+    if mode == "default":
+        yield
+        return
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if mode == "freeze":
+            gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def cluster_states(
+    docs: Mapping[str, Iterable[Any]], *, gc_mode: GcMode = "pause"
+) -> dict[str, ClusterState]:
+    """A :class:`ClusterState` per cluster from kubectl-style dicts (each value as
+    :func:`meshmirror.manifest.cluster_state` takes it), built under ``gc_mode``.
+
+    >>> states = cluster_states({"east": [{"apiVersion": "v1", "kind": "Namespace",
+    ...                                    "metadata": {"name": "shop"}}]})
+    >>> states["east"].has_namespace("shop")
+    True
+    """
+    cache: dict[Any, Any] = {}  # equal ports (and checked timestamps) shared by all
+    with paused_gc(gc_mode):
+        return {name: _cluster_state(name, d, cache) for name, d in docs.items()}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NoReturn
 
 from meshmirror.labels import Selector, SelectorError
@@ -33,12 +34,15 @@ from meshmirror.model import (
     EndpointPort,
     Endpoints,
     EndpointSubset,
+    FrozenMap,
     Link,
     Namespace,
     ObjectRef,
     ProbeSpec,
     Service,
     ServicePort,
+    _frozen_sorted,
+    frozen_map,
 )
 
 __all__ = [
@@ -485,12 +489,299 @@ def _endpoint_slice_parts(
     return (namespace, service), name, endpoints
 
 
-_READERS: dict[tuple[str, str], Callable[[Mapping[str, Any]], AnyObject]] = {
-    ("v1", "Service"): _service,
-    ("v1", "Endpoints"): _endpoints,
-    ("v1", "Namespace"): _namespace,
-    ("v1", "ConfigMap"): _config_map,
-}
+# -- fast paths -----------------------------------------------------------------------
+# The readers above check every field and say exactly what is wrong. The readers below
+# take the common, well-formed case (plain dicts, lists and strings, as json.loads and
+# YAML give them) with as little work as possible, and raise _Unusual at the first thing
+# they do not expect; the careful reader then reads the object again, so results and
+# errors are the same. Repeated small values (ports) are shared through a cache that
+# lives for one cluster_state call.
+
+
+class _Unusual(Exception):
+    """Not the common case: let the careful reader handle (or reject) the object."""
+
+
+_join = "".join
+_EMPTY_MAP: FrozenMap[str] = frozen_map(None)
+
+
+def _fast_map(value: Any) -> FrozenMap[str]:
+    if value is None:
+        return _EMPTY_MAP
+    if type(value) is not dict:
+        raise _Unusual
+    if not value:
+        return _EMPTY_MAP
+    try:  # every key and value a string (join refuses anything else)
+        _join(value)
+        _join(value.values())
+    except TypeError:
+        raise _Unusual from None
+    keys = [*value]
+    # kubectl prints map keys sorted, so the copy usually needs no sorting.
+    if keys == sorted(keys):
+        return _frozen_sorted(value.copy())
+    return FrozenMap(value)
+
+
+def _fast_opt_str(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise _Unusual
+
+
+def _fast_meta(
+    doc: dict[str, Any], cache: dict[Any, Any]
+) -> tuple[dict[str, Any], str, str, str, str, str | None]:
+    """metadata, namespace, name, resourceVersion, uid, creationTimestamp."""
+    meta = doc.get("metadata")
+    if type(meta) is not dict:
+        raise _Unusual
+    name = meta.get("name")
+    namespace = meta.get("namespace", "default")
+    rv = meta.get("resourceVersion")
+    uid = meta.get("uid")
+    ts = meta.get("creationTimestamp")
+    if type(name) is not str or not name or type(namespace) is not str or not namespace:
+        raise _Unusual
+    if rv is None:
+        rv = ""
+    elif type(rv) is not str:
+        raise _Unusual
+    if uid is None:
+        uid = ""
+    elif type(uid) is not str:
+        raise _Unusual
+    if ts is not None:
+        if type(ts) is not str:
+            raise _Unusual
+        if ts not in cache:  # objects made together share a timestamp
+            try:
+                parse_timestamp(ts)
+            except ValueError:
+                raise _Unusual from None
+            cache[ts] = None  # valid (the cache's other keys are tuples)
+    return meta, namespace, name, rv, uid, ts
+
+
+def _fast_service_port(p: Any, cache: dict[Any, Any]) -> ServicePort:
+    if type(p) is not dict:
+        raise _Unusual
+    port = p.get("port")
+    name = p.get("name")
+    protocol = p.get("protocol")
+    target = p.get("targetPort")
+    node_port = p.get("nodePort")
+    app_protocol = p.get("appProtocol")
+    # Exact types first: the cache must never confuse True with 1 or 80.0 with 80.
+    if (
+        type(port) is not int
+        or (name is not None and type(name) is not str)
+        or (protocol is not None and type(protocol) is not str)
+        or (target is not None and type(target) is not int and type(target) is not str)
+        or (node_port is not None and type(node_port) is not int)
+        or (app_protocol is not None and type(app_protocol) is not str)
+    ):
+        raise _Unusual
+    key = ("S", port, name, protocol, target, node_port, app_protocol)
+    found: ServicePort | None = cache.get(key)
+    if found is None:
+        if (
+            not 1 <= port <= 65535
+            or (type(target) is int and not 1 <= target <= 65535)
+            or (node_port is not None and not 1 <= node_port <= 65535)
+        ):
+            raise _Unusual
+        found = ServicePort(
+            port,
+            "" if name is None else name,
+            "TCP" if protocol is None else protocol,
+            target,
+            node_port,
+            app_protocol,
+        )
+        cache[key] = found
+    return found
+
+
+def _fast_ports(raw: list[Any], cache: dict[Any, Any]) -> tuple[ServicePort, ...]:
+    ports = [_fast_service_port(p, cache) for p in raw]
+    # Services with the same ports share one tuple (the planner shares per tuple too).
+    # The cache holds every port, so ids are stable keys while it lives.
+    key = tuple(map(id, ports))
+    found: tuple[ServicePort, ...] | None = cache.get(key)
+    if found is None:
+        found = cache[key] = tuple(ports)
+    return found
+
+
+def _fast_service(doc: dict[str, Any], cache: dict[Any, Any]) -> Service:
+    meta, namespace, name, rv, uid, ts = _fast_meta(doc, cache)
+    spec = doc.get("spec")
+    if spec is None:
+        spec = {}
+    elif type(spec) is not dict:
+        raise _Unusual
+    raw_ports = spec.get("ports")
+    if raw_ports is None:
+        ports: tuple[ServicePort, ...] = ()
+    elif type(raw_ports) is list:
+        ports = _fast_ports(raw_ports, cache)
+    else:
+        raise _Unusual
+    selector = spec.get("selector")
+    type_ = spec.get("type")
+    if type_ is None:
+        type_ = "ClusterIP"
+    elif type(type_) is not str:
+        raise _Unusual
+    return Service(
+        namespace,
+        name,
+        _fast_map(meta.get("labels")),
+        _fast_map(meta.get("annotations")),
+        ports,
+        type_,
+        _fast_opt_str(spec.get("clusterIP")),
+        _fast_opt_str(spec.get("sessionAffinity")),
+        None if selector is None else _fast_map(selector),
+        _fast_opt_str(spec.get("externalName")),
+        rv,
+        uid,
+        ts,
+    )
+
+
+def _fast_str(value: Any) -> str:
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value
+    raise _Unusual
+
+
+def _fast_addresses(value: Any) -> tuple[EndpointAddress, ...]:
+    if value is None:
+        return ()
+    if type(value) is not list:
+        raise _Unusual
+    out = []
+    for a in value:
+        if type(a) is not dict:
+            raise _Unusual
+        ip = a.get("ip")
+        if type(ip) is not str:
+            raise _Unusual
+        raw_ref = a.get("targetRef")
+        if raw_ref is None:
+            target_ref = None
+        elif type(raw_ref) is dict:
+            target_ref = ObjectRef(
+                _fast_str(raw_ref.get("kind")),
+                _fast_str(raw_ref.get("namespace")),
+                _fast_str(raw_ref.get("name")),
+            )
+        else:
+            raise _Unusual
+        out.append(
+            EndpointAddress(
+                ip,
+                _fast_opt_str(a.get("hostname")),
+                _fast_opt_str(a.get("nodeName")),
+                target_ref,
+            )
+        )
+    return tuple(out)
+
+
+def _fast_endpoint_ports(value: Any, cache: dict[Any, Any]) -> tuple[EndpointPort, ...]:
+    if value is None:
+        return ()
+    if type(value) is not list:
+        raise _Unusual
+    out = []
+    for p in value:
+        if type(p) is not dict:
+            raise _Unusual
+        port = p.get("port")
+        name = p.get("name")
+        protocol = p.get("protocol")
+        app_protocol = p.get("appProtocol")
+        if (
+            type(port) is not int
+            or (name is not None and type(name) is not str)
+            or (protocol is not None and type(protocol) is not str)
+            or (app_protocol is not None and type(app_protocol) is not str)
+        ):
+            raise _Unusual
+        key = ("E", port, name, protocol, app_protocol)
+        found: EndpointPort | None = cache.get(key)
+        if found is None:
+            if not 1 <= port <= 65535:
+                raise _Unusual
+            found = EndpointPort(
+                port,
+                "" if name is None else name,
+                "TCP" if protocol is None else protocol,
+                app_protocol,
+            )
+            cache[key] = found
+        out.append(found)
+    return tuple(out)
+
+
+def _fast_endpoints(doc: dict[str, Any], cache: dict[Any, Any]) -> Endpoints:
+    meta, namespace, name, rv, uid, ts = _fast_meta(doc, cache)
+    raw_subsets = doc.get("subsets")
+    subsets: list[EndpointSubset] = []
+    if raw_subsets is not None:
+        if type(raw_subsets) is not list:
+            raise _Unusual
+        for s in raw_subsets:
+            if type(s) is not dict:
+                raise _Unusual
+            subsets.append(
+                EndpointSubset(
+                    _fast_addresses(s.get("addresses")),
+                    _fast_addresses(s.get("notReadyAddresses")),
+                    _fast_endpoint_ports(s.get("ports"), cache),
+                )
+            )
+    return Endpoints(
+        namespace,
+        name,
+        _fast_map(meta.get("labels")),
+        _fast_map(meta.get("annotations")),
+        tuple(subsets),
+        rv,
+        uid,
+        ts,
+    )
+
+
+def _read(doc: Mapping[str, Any], cache: dict[Any, Any]) -> AnyObject | None:
+    """:func:`from_manifest`, through the fast path where it applies."""
+    if type(doc) is dict and doc.get("apiVersion") == "v1":
+        kind = doc.get("kind")
+        try:
+            if kind == "Service":
+                return _fast_service(doc, cache)
+            if kind == "Endpoints":
+                return _fast_endpoints(doc, cache)
+        except _Unusual:
+            pass
+    return from_manifest(doc)
+
+
+_READERS: Mapping[tuple[str, str], Callable[[Mapping[str, Any]], AnyObject]] = MappingProxyType(
+    {
+        ("v1", "Service"): _service,
+        ("v1", "Endpoints"): _endpoints,
+        ("v1", "Namespace"): _namespace,
+        ("v1", "ConfigMap"): _config_map,
+    }
+)
 
 
 def from_manifest(doc: Mapping[str, Any]) -> AnyObject | None:
@@ -542,6 +833,12 @@ def cluster_state(name: str, docs: Iterable[Any]) -> ClusterState:
     A Service with no Endpoints object but with EndpointSlices gets Endpoints read from
     its slices (one subset per slice, slices in name order).
     """
+    return _cluster_state(name, docs, {})
+
+
+def _cluster_state(name: str, docs: Iterable[Any], cache: dict[Any, Any]) -> ClusterState:
+    """:func:`cluster_state` sharing ``cache`` (ports, port tuples, checked timestamps)
+    with other calls: the loader reads many clusters into values they share."""
     objects: list[AnyObject] = []
     slices: dict[tuple[str, str], list[tuple[str, Endpoints]]] = {}
     for doc in iter_documents(docs):
@@ -554,14 +851,26 @@ def cluster_state(name: str, docs: Iterable[Any]) -> ClusterState:
                 key, slice_name, eps = parts
                 slices.setdefault(key, []).append((slice_name, eps))
             continue
-        obj = from_manifest(doc)
+        obj = _read(doc, cache)
         if obj is not None:
             objects.append(obj)
+    if not slices:
+        return _build(name, objects)
     have = {(o.namespace, o.name) for o in objects if isinstance(o, Endpoints)}
     for key in sorted(slices):
         if key in have:
             continue
-        pieces = sorted(slices[key], key=lambda item: item[0])
+        by_name: dict[str, Endpoints] = {}
+        for slice_name, eps in slices[key]:
+            seen = by_name.get(slice_name)
+            if seen is not None and seen != eps:
+                # Identical repeats (overlapping dumps) are fine, as for every kind.
+                raise ManifestError(
+                    "is given twice with different content; give each object once",
+                    ref=f"EndpointSlice {key[0]}/{slice_name}",
+                )
+            by_name[slice_name] = eps
+        pieces = sorted(by_name.items())
         first = pieces[0][1]
         objects.append(
             Endpoints(
@@ -572,6 +881,10 @@ def cluster_state(name: str, docs: Iterable[Any]) -> ClusterState:
                 resource_version=first.resource_version,
             )
         )
+    return _build(name, objects)
+
+
+def _build(name: str, objects: list[AnyObject]) -> ClusterState:
     try:
         return ClusterState.build(name, objects)
     except DuplicateObjectError as err:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 import attrs
 
@@ -27,6 +27,7 @@ from meshmirror.model import (
     ServicePort,
     _frozen_sorted,
     _linkerd_selector,
+    _plain,
 )
 from meshmirror.names import mirror_name, pod_mirror_name, service_name_problem
 from meshmirror.scheme import Scheme
@@ -69,9 +70,9 @@ class Mirror:
         return own + self.pods
 
 
-@attrs.frozen
-class Candidate:
-    """A mirror before it is checked against the source cluster."""
+class Candidate(NamedTuple):
+    """A mirror before it is checked against the source cluster (a tuple: one is made
+    per selected remote Service)."""
 
     mirror: Mirror
     objects: tuple[Service | Endpoints, ...]
@@ -179,6 +180,13 @@ def _excluded(key: str, exclusions: Sequence[str]) -> bool:
     return False
 
 
+def _exclusion_check(exclusions: Sequence[str]) -> Callable[[str], bool]:
+    """``_excluded(key, exclusions)`` as one set lookup and one ``startswith``."""
+    exact = frozenset(e for e in exclusions if not e.endswith("/*"))
+    prefixes = tuple(e[:-2] for e in exclusions if e.endswith("/*"))
+    return lambda key: key in exact or key.startswith(prefixes)
+
+
 def _reserved_check(scheme: Scheme) -> Callable[[str], bool]:
     """``scheme.is_reserved``, as a plain ``str.startswith`` when not overridden."""
     if type(scheme).is_reserved is Scheme.is_reserved:
@@ -193,9 +201,7 @@ def filter_labels(
     """Remote labels a mirror copies: not reserved, not excluded by the Link."""
     reserved = _reserved_check(scheme)
     if excluded:
-        return {
-            k: v for k, v in labels.items() if not reserved(k) and not _excluded(k, excluded)
-        }
+        return {k: v for k, v in labels.items() if not reserved(k) and not _excluded(k, excluded)}
     return {k: v for k, v in labels.items() if not reserved(k)}
 
 
@@ -219,12 +225,53 @@ def filter_annotations(
     return out
 
 
+def _mirror_port(p: ServicePort) -> ServicePort:
+    if p.node_port is None and p.app_protocol is None and p.target_port is not None:
+        return p  # already exactly what a mirror writes: share it
+    return ServicePort(
+        p.port, name=p.name, protocol=p.protocol, target_port=p.effective_target_port
+    )
+
+
 def _mirror_ports(ports: Sequence[ServicePort]) -> tuple[ServicePort, ...]:
     # name, protocol, port, targetPort only (Linkerd's remapRemoteServicePorts).
-    return tuple(
-        ServicePort(p.port, name=p.name, protocol=p.protocol, target_port=p.effective_target_port)
-        for p in ports
-    )
+    return tuple([_mirror_port(p) for p in ports])
+
+
+class _Pool:
+    """Values many mirrors of one plan share, interned by value: mirrored ports and
+    gateway Endpoints ports. Lives for one :func:`~meshmirror.plan.plan` call."""
+
+    __slots__ = ("_eports", "_ids", "_ports")
+
+    def __init__(self) -> None:
+        self._ports: dict[tuple[ServicePort, ...], tuple[ServicePort, ...]] = {}
+        self._eports: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[EndpointPort, ...]] = {}
+        # id(remote ports tuple) -> (it, its mirrored ports): the loader shares tuples,
+        # so most lookups are by identity, without hashing ports.
+        self._ids: dict[int, tuple[tuple[ServicePort, ...], tuple[ServicePort, ...]]] = {}
+
+    def mirror_ports(self, ports: tuple[ServicePort, ...]) -> tuple[ServicePort, ...]:
+        """The ports a mirror of a Service with ``ports`` has: one tuple per value."""
+        hit = self._ids.get(id(ports))
+        if hit is not None and hit[0] is ports:
+            return hit[1]
+        found = self._ports.get(ports)
+        if found is None:
+            found = self._ports[ports] = _mirror_ports(ports)
+        if len(self._ids) >= 65536:
+            self._ids.clear()  # an index lives long: keep the cache bounded
+        self._ids[id(ports)] = (ports, found)
+        return found
+
+    def gateway_ports(self, port: int, ports: Sequence[ServicePort]) -> tuple[EndpointPort, ...]:
+        key = (port, tuple([(p.name, p.protocol) for p in ports]))
+        found = self._eports.get(key)
+        if found is None:
+            found = self._eports[key] = tuple(
+                [EndpointPort(port, name=name, protocol=protocol) for name, protocol in key[1]]
+            )
+        return found
 
 
 def _gateway_subsets(
@@ -248,10 +295,16 @@ class _LinkContext:
     :func:`mirror_link` call."""
 
     __slots__ = (
-        "_exports",
+        "_addresses",
         "_discovers",
-        "_shared",
+        "_excluded_labels",
+        "_exports",
+        "_fq_before_rv",
+        "_fq_first",
+        "_pool",
         "_reserved",
+        "_shared",
+        "_subsets",
         "enable_headless",
         "gateway",
         "gateway_alive",
@@ -272,6 +325,7 @@ class _LinkContext:
         gateway: Gateway,
         gateway_alive: bool,
         enable_headless: bool,
+        pool: _Pool | None = None,
     ) -> None:
         self.link = link
         self.remote = remote
@@ -285,14 +339,22 @@ class _LinkContext:
         self._exports = _linkerd_selector(link.selector)
         self._discovers = _linkerd_selector(link.remote_discovery_selector)
         self._reserved = _reserved_check(scheme)
+        self._excluded_labels = _exclusion_check(link.excluded_labels)
         # id(remote ports tuple) -> (that tuple, mirrored ports, gateway subsets)
         self._shared: dict[int, tuple[Any, Any, Any]] = {}
+        self._pool = _Pool() if pool is None else pool
+        # id(a pooled mirrored ports tuple) -> this Link's gateway subsets for it
+        self._subsets: dict[int, tuple[EndpointSubset, ...]] = {}
+        self._addresses = tuple([EndpointAddress(ip) for ip in gateway.addresses])
+        s = scheme
+        self._fq_first = s.remote_svc_fq_name_annotation < s.remote_gateway_identity_annotation
+        self._fq_before_rv = s.remote_svc_fq_name_annotation < s.remote_resource_version_annotation
 
     def exports(self, labels: Mapping[str, str]) -> bool:
-        return self._exports.matches(labels)
+        return self._exports.matches(_plain(labels))
 
     def discovers(self, labels: Mapping[str, str]) -> bool:
-        return self._discovers.matches(labels)
+        return self._discovers.matches(_plain(labels))
 
     def fq_name(self, svc: Service) -> str:
         return f"{svc.name}.{svc.namespace}.svc.{self.link.target_cluster_domain}"
@@ -305,11 +367,11 @@ class _LinkContext:
         excluded = self.link.excluded_labels
         reserved = self._reserved
         if excluded:
-            labels = {
-                k: v
-                for k, v in svc.labels.items()
-                if not reserved(k) and not _excluded(k, excluded)
-            }
+            is_excluded = self._excluded_labels
+            labels = {k: v for k, v in svc.labels.items() if not reserved(k) and not is_excluded(k)}
+        elif type(s).is_reserved is Scheme.is_reserved:
+            prefixes = s.reserved_prefixes
+            labels = {k: v for k, v in svc.labels.items() if not k.startswith(prefixes)}
         else:
             labels = {k: v for k, v in svc.labels.items() if not reserved(k)}
         labels[s.mirrored_service_label] = s.true_value
@@ -324,7 +386,21 @@ class _LinkContext:
 
     def service_annotations(self, svc: Service, fq_name: str | None = None) -> dict[str, str]:
         s = self.scheme
-        annotations = filter_annotations(svc.annotations, self.link.excluded_annotations, s)
+        remote = svc.annotations
+        excluded = self.link.excluded_annotations
+        if not remote:
+            annotations: dict[str, str] = {}
+        elif excluded or type(s).is_reserved is not Scheme.is_reserved:
+            annotations = filter_annotations(remote, excluded, s)
+        else:
+            topology = s.topology_annotations
+            prefixes = s.reserved_prefixes
+            annotations = {
+                k: v for k, v in remote.items() if k not in topology and not k.startswith(prefixes)
+            }
+            opaque = remote.get(s.opaque_ports_annotation)
+            if opaque is not None:
+                annotations[s.opaque_ports_annotation] = opaque
         annotations[s.remote_svc_fq_name_annotation] = fq_name or self.fq_name(svc)
         annotations[s.remote_resource_version_annotation] = svc.resource_version
         return annotations
@@ -338,17 +414,48 @@ class _LinkContext:
             s.remote_gateway_identity_annotation: self.link.gateway_identity,
         }
 
+    def gateway_annotations(self, fq_name: str) -> FrozenMap[str]:
+        """:meth:`gateway_endpoints_annotations` as a map, built in key order."""
+        s = self.scheme
+        fq = s.remote_svc_fq_name_annotation
+        identity = s.remote_gateway_identity_annotation
+        if self._fq_first:
+            return _frozen_sorted({fq: fq_name, identity: self.link.gateway_identity})
+        return _frozen_sorted({identity: self.link.gateway_identity, fq: fq_name})
+
+    def annotations_map(self, svc: Service, fq_name: str) -> FrozenMap[str]:
+        """:meth:`service_annotations` as a map (sorted only when the remote has any)."""
+        if svc.annotations:
+            return _sorted_map(self.service_annotations(svc, fq_name))
+        s = self.scheme
+        fq = s.remote_svc_fq_name_annotation
+        rv = s.remote_resource_version_annotation
+        if self._fq_before_rv:
+            return _frozen_sorted({fq: fq_name, rv: svc.resource_version})
+        return _frozen_sorted({rv: svc.resource_version, fq: fq_name})
+
     def shared(self, ports: tuple[ServicePort, ...]) -> tuple[Any, Any, Any]:
         """(ports, the mirror's ports, the gateway Endpoints' subsets), shared by every
         mirror of this Link whose remote Service holds this very ports tuple."""
         found = self._shared.get(id(ports))
         if found is None or found[0] is not ports:
-            subsets = (
-                _gateway_subsets(self.gateway, ports, self.gateway_alive)
-                if self.gateway.usable
-                else ()
-            )
-            found = (ports, _mirror_ports(ports), subsets)
+            mirrored = self._pool.mirror_ports(ports)
+            subsets = self._subsets.get(id(mirrored))  # pooled: ids are stable
+            if subsets is None:
+                subsets = ()
+                gw = self.gateway
+                if gw.usable:
+                    assert gw.port is not None
+                    eports = self._pool.gateway_ports(gw.port, mirrored)
+                    subsets = (
+                        (EndpointSubset(addresses=self._addresses, ports=eports),)
+                        if self.gateway_alive
+                        else (EndpointSubset(not_ready_addresses=self._addresses, ports=eports),)
+                    )
+                self._subsets[id(mirrored)] = subsets
+            found = (ports, mirrored, subsets)
+            if len(self._shared) >= 4096:
+                self._shared.clear()  # an index lives long: keep the cache bounded
             self._shared[id(ports)] = found
         return found
 
@@ -366,7 +473,7 @@ class _LinkContext:
             svc.namespace,
             name,
             _sorted_map(self.service_labels(svc, discovery)) if labels is None else labels,
-            _sorted_map(self.service_annotations(svc, fq_name)),
+            self.annotations_map(svc, fq_name or self.fq_name(svc)),
             self.shared(svc.ports)[1],
             "ClusterIP",
             "None" if headless else None,
@@ -397,20 +504,28 @@ def _gateway_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate 
             f"Service {svc.namespace}/{svc.name} in cluster {ctx.target} is "
             f"exported in gateway mode, but {gw.problem}",
         )
-    remote_eps = ctx.remote.endpoints.get((svc.namespace, svc.name))
-    empty = remote_eps is None or remote_eps.empty
+    namespace = svc.namespace
+    remote_eps = ctx.remote.endpoints.get((namespace, svc.name))
     fq_name = ctx.fq_name(svc)
     # The Service and its Endpoints carry the same labels: one shared map.
     labels = _sorted_map(ctx.service_labels(svc, discovery=False))
-    service = ctx.mirror_service(svc, name, discovery=False, labels=labels, fq_name=fq_name)
+    _, ports, subsets = ctx.shared(svc.ports)
+    service = Service(namespace, name, labels, ctx.annotations_map(svc, fq_name), ports)
     endpoints = Endpoints(
-        svc.namespace,
+        namespace,
         name,
         labels,
-        _sorted_map(ctx.gateway_endpoints_annotations(fq_name)),
-        () if empty else ctx.shared(svc.ports)[2],
+        ctx.gateway_annotations(fq_name),
+        () if remote_eps is None or remote_eps.empty else subsets,
     )
-    mirror = Mirror(ctx.link_ref, ctx.target, "gateway", svc.ref, service.ref, endpoints.ref)
+    mirror = Mirror(
+        ctx.link_ref,
+        ctx.target,
+        "gateway",
+        ObjectRef("Service", namespace, svc.name),
+        ObjectRef("Service", namespace, name),
+        ObjectRef("Endpoints", namespace, name),
+    )
     return Candidate(mirror, (service, endpoints))
 
 
@@ -538,8 +653,8 @@ def _mirror_one(ctx: _LinkContext, svc: Service) -> Candidate | Skip | None:
     discovery = ctx.discovers(svc.labels)
     if not discovery and not ctx.exports(svc.labels):
         return None
-    where = f"Service {svc.namespace}/{svc.name} in cluster {ctx.target}"
     if ctx.scheme.is_owned(svc.labels):
+        where = f"Service {svc.namespace}/{svc.name} in cluster {ctx.target}"
         return ctx.skip(
             SkipCode.REMOTE_IS_MIRROR,
             svc,
@@ -555,7 +670,8 @@ def _mirror_one(ctx: _LinkContext, svc: Service) -> Candidate | Skip | None:
         return ctx.skip(
             SkipCode.NO_PORTS,
             svc,
-            f"{where} has no ports, and a mirror needs at least one; add a port to it",
+            f"Service {svc.namespace}/{svc.name} in cluster {ctx.target} has no ports, "
+            "and a mirror needs at least one; add a port to it",
         )
     if discovery:
         service = ctx.mirror_service(svc, name, discovery=True)
@@ -577,11 +693,14 @@ def mirror_link(
     gateway: Gateway,
     gateway_alive: bool = True,
     enable_headless_services: bool = False,
+    pool: _Pool | None = None,
 ) -> tuple[list[Candidate], list[Skip]]:
     """Every mirror ``link`` asks for from ``remote``, in remote (namespace, name)
-    order, and the skips of Services it selects but cannot mirror."""
+    order, and the skips of Services it selects but cannot mirror.
+
+    ``pool`` shares equal values between the mirrors of several Links (one per plan)."""
     ctx = _LinkContext(
-        link, remote, source, scheme, gateway, gateway_alive, enable_headless_services
+        link, remote, source, scheme, gateway, gateway_alive, enable_headless_services, pool
     )
     candidates: list[Candidate] = []
     skips: list[Skip] = []

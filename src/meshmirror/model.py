@@ -15,7 +15,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from typing import Any, ClassVar, TypeAlias, TypeVar
 
 import attrs
@@ -76,7 +76,19 @@ class FrozenMap(Mapping[str, _V]):
     def get(self, key: str, default: Any = None) -> Any:
         return self._data.get(key, default)
 
+    # The dict's own (read-only) views: far faster than Mapping's generic ones.
+    def keys(self) -> KeysView[str]:
+        return self._data.keys()
+
+    def items(self) -> ItemsView[str, _V]:
+        return self._data.items()
+
+    def values(self) -> ValuesView[_V]:
+        return self._data.values()
+
     def __eq__(self, other: object) -> bool:
+        if other is self:
+            return True
         if isinstance(other, FrozenMap):
             return self._data == other._data
         if isinstance(other, Mapping):
@@ -110,6 +122,25 @@ def frozen_map(value: Mapping[str, _V] | None) -> FrozenMap[_V]:
     if not value:
         return _EMPTY
     return FrozenMap(value)
+
+
+def _frozen_sorted(data: dict[str, _V]) -> FrozenMap[_V]:
+    """A :class:`FrozenMap` taking ``data`` over as is, without copying or sorting.
+
+    For hot paths only: ``data`` must be a fresh dict nobody else holds, with its keys
+    already in sorted order."""
+    if not data:
+        return _EMPTY
+    m: FrozenMap[_V] = FrozenMap.__new__(FrozenMap)
+    m._data = data
+    m._hash = None
+    return m
+
+
+def _plain(m: Mapping[str, _V]) -> Mapping[str, _V]:
+    """The dict a FrozenMap wraps (to be read, never changed: for hot loops, where
+    FrozenMap's Python-level ``get`` shows), or ``m`` itself."""
+    return m._data if type(m) is FrozenMap else m
 
 
 def _str_map(value: Mapping[str, str] | None) -> FrozenMap[str]:
@@ -265,7 +296,10 @@ class Endpoints:
     @property
     def empty(self) -> bool:
         """No ready address in any subset (Linkerd's ``isEmptyEndpoints``)."""
-        return not any(subset.addresses for subset in self.subsets)
+        for subset in self.subsets:  # noqa: SIM110 (a loop: no generator per call)
+            if subset.addresses:
+                return False
+        return True
 
 
 @attrs.frozen

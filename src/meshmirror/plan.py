@@ -22,8 +22,9 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -31,7 +32,7 @@ from meshmirror.codes import Conflict, Skip, SkipCode
 from meshmirror.federated import Federation, federate
 from meshmirror.labels import Selector, parse_selector
 from meshmirror.manifest import to_manifest
-from meshmirror.mirror import Candidate, Mirror, Resolver, mirror_link, resolve_gateway
+from meshmirror.mirror import Candidate, Mirror, Resolver, _Pool, mirror_link, resolve_gateway
 from meshmirror.model import ClusterState, Endpoints, Link, Namespace, ObjectRef, Service
 from meshmirror.scheme import LINKERD, Scheme
 
@@ -80,19 +81,20 @@ class Plan:
     conflicts: tuple[Conflict, ...] = ()
     mirrors: tuple[Mirror, ...] = ()
     federated: tuple[Federation, ...] = ()
-    _index: Mapping[ObjectRef, PlannedObject] = attrs.field(
+    # By (kind, namespace, name) as a plain tuple: cheaper to make and hash than a ref.
+    _index: Mapping[tuple[str, str, str], PlannedObject] = attrs.field(
         init=False, repr=False, eq=False, factory=dict
     )
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_index", {o.ref: o for o in self.objects})
+        object.__setattr__(self, "_index", {(o.kind, o.namespace, o.name): o for o in self.objects})
 
     def get(self, ref: ObjectRef) -> PlannedObject | None:
         """The planned object ``ref`` names, or None."""
-        return self._index.get(ref)
+        return self._index.get((ref.kind, ref.namespace, ref.name))
 
     def __contains__(self, ref: object) -> bool:
-        return ref in self._index
+        return isinstance(ref, ObjectRef) and (ref.kind, ref.namespace, ref.name) in self._index
 
     def __iter__(self) -> Iterator[PlannedObject]:
         return iter(self.objects)
@@ -111,11 +113,16 @@ class Plan:
             f"{len(self.skipped)} skipped, {len(self.conflicts)} conflicts>"
         )
 
+    def _repr_html_(self) -> str:
+        """Tables for notebooks (:func:`meshmirror.graph.plan_html`)."""
+        from meshmirror.graph import plan_html  # here: graph imports this module
 
-@attrs.frozen
-class _Unit:
+        return plan_html(self)
+
+
+class _Unit(NamedTuple):
     """Objects that stand or fall together (a mirror with its Endpoints and per-pod
-    Services, or a federated Service)."""
+    Services, or a federated Service). A tuple: one is made per candidate."""
 
     refs: tuple[ObjectRef, ...]
     objects: tuple[Service | Endpoints, ...]
@@ -123,9 +130,25 @@ class _Unit:
     target: str  # "" for a federated Service
     skip_ref: ObjectRef
     skip_cluster: str
-    label: str
     mirror: Mirror | None = None
     federation: Federation | None = None
+
+    @property
+    def label(self) -> str:
+        """What the unit is, for messages (made only when one is needed)."""
+        m = self.mirror
+        if m is not None:
+            return (
+                f"mirror {m.service.namespace}/{m.service.name} of Service "
+                f"{m.remote.namespace}/{m.remote.name} in cluster {self.target}"
+            )
+        assert self.federation is not None
+        ref = self.federation.service
+        return f"federated Service {ref.namespace}/{ref.name}"
+
+
+#: (kind, namespace, name): the order of every output.
+_object_order = operator.attrgetter("kind", "namespace", "name")
 
 
 def _skip_sort_key(s: Skip) -> tuple[str, str, str, str, str, str]:
@@ -137,8 +160,8 @@ def _blocking(source: ClusterState, ref: ObjectRef, scheme: Scheme) -> ObjectRef
 
     Both kinds are checked for every name: an unowned Endpoints would become the
     endpoints of our selector-less Service."""
-    for kind in ("Service", "Endpoints"):
-        obj = source.get(kind, ref.namespace, ref.name)
+    key = (ref.namespace, ref.name)
+    for obj in (source.services.get(key), source.endpoints.get(key)):
         if obj is not None and not scheme.is_owned(obj.labels):
             return obj.ref
     return None
@@ -162,6 +185,7 @@ def plan(
     skips: list[Skip] = []
     units: list[_Unit] = []
     linked: list[tuple[Link, ClusterState]] = []
+    pool = _Pool()
 
     for link in source.sorted_links():
         target = link.target_cluster_name
@@ -186,6 +210,7 @@ def plan(
             gateway=resolve_gateway(link, resolve),
             gateway_alive=target not in options.dead_gateways,
             enable_headless_services=options.enable_headless_services,
+            pool=pool,
         )
         skips.extend(link_skips)
         units.extend(_mirror_unit(c, target) for c in candidates)
@@ -202,24 +227,11 @@ def plan(
         local_excluded_annotations=options.local_excluded_annotations,
     )
     skips.extend(fed_skips)
-    for federation, service in federations:
-        winner = federation.winner
-        units.append(
-            _Unit(
-                refs=(service.ref,),
-                objects=(service,),
-                namespace=service.namespace,
-                target="" if winner.local else winner.cluster,
-                skip_ref=winner.service.ref,
-                skip_cluster=winner.cluster,
-                label=f"federated Service {service.namespace}/{service.name}",
-                federation=federation,
-            )
-        )
+    units.extend(_federated_unit(federation, service) for federation, service in federations)
 
     objects, mirrors, feds, unit_skips = _settle(source, units, scheme, options)
     skips.extend(unit_skips)
-    objects.sort(key=lambda o: (o.kind, o.namespace, o.name))
+    objects.sort(key=_object_order)
     kept_refs = {f.service for f in feds}
     return Plan(
         source=source.name,
@@ -233,6 +245,19 @@ def plan(
     )
 
 
+def _federated_unit(federation: Federation, service: Service) -> _Unit:
+    winner = federation.winner
+    return _Unit(
+        refs=(service.ref,),
+        objects=(service,),
+        namespace=service.namespace,
+        target="" if winner.local else winner.cluster,
+        skip_ref=winner.service.ref,
+        skip_cluster=winner.cluster,
+        federation=federation,
+    )
+
+
 def _mirror_unit(candidate: Candidate, target: str) -> _Unit:
     m = candidate.mirror
     return _Unit(
@@ -242,8 +267,6 @@ def _mirror_unit(candidate: Candidate, target: str) -> _Unit:
         target=target,
         skip_ref=m.remote,
         skip_cluster=target,
-        label=f"mirror {m.service.namespace}/{m.service.name} of Service "
-        f"{m.remote.namespace}/{m.remote.name} in cluster {target}",
         mirror=m,
     )
 
@@ -263,38 +286,9 @@ def _settle(
     created_namespaces: dict[str, Namespace] = {}
 
     for unit in units:
-
-        def skip(code: SkipCode, message: str, unit: _Unit = unit) -> None:
-            skips.append(Skip(code, unit.skip_ref, message, cluster=unit.skip_cluster))
-
-        if not source.has_namespace(unit.namespace) and not (
-            options.enable_namespace_creation and unit.target
-        ):
-            skip(
-                SkipCode.NAMESPACE_MISSING,
-                f"{unit.label} is not planned: namespace {unit.namespace!r} does not exist "
-                f"in cluster {source.name}; create it (or enable namespace creation)",
-            )
-            continue
-        taken = next((claimed[r] for r in unit.refs if r in claimed), None)
-        if taken is not None:
-            skip(
-                SkipCode.NAME_COLLISION,
-                f"{unit.label} is not planned: its name is already taken by {taken.label}; "
-                "rename one of them",
-            )
-            continue
-        blocker = next(
-            (b for b in (_blocking(source, r, scheme) for r in unit.refs) if b is not None),
-            None,
-        )
-        if blocker is not None:
-            skip(
-                SkipCode.NOT_OWNED,
-                f"{unit.label} is not planned: {blocker} already exists in cluster "
-                f"{source.name} without the {scheme.mirrored_service_label} label, and "
-                "meshmirror never touches what it does not own; rename or remove it",
-            )
+        problem = _admit(source, unit, claimed, scheme, options)
+        if problem is not None:
+            skips.append(problem)
             continue
         for r in unit.refs:
             claimed[r] = unit
@@ -313,6 +307,47 @@ def _settle(
             )
     objects.extend(created_namespaces.values())
     return objects, mirrors, feds, skips
+
+
+def _admit(
+    source: ClusterState,
+    unit: _Unit,
+    claimed: Mapping[ObjectRef, _Unit],
+    scheme: Scheme,
+    options: PlanOptions,
+) -> Skip | None:
+    """Why ``unit`` cannot be planned (namespace, a name taken by an earlier unit in
+    ``claimed``, an object we do not own), or None."""
+
+    def skip(code: SkipCode, message: str) -> Skip:
+        return Skip(code, unit.skip_ref, message, cluster=unit.skip_cluster)
+
+    if unit.namespace not in source.namespaces and not (
+        options.enable_namespace_creation and unit.target
+    ):
+        return skip(
+            SkipCode.NAMESPACE_MISSING,
+            f"{unit.label} is not planned: namespace {unit.namespace!r} does not exist "
+            f"in cluster {source.name}; create it (or enable namespace creation)",
+        )
+    for r in unit.refs:
+        taken = claimed.get(r)
+        if taken is not None:
+            return skip(
+                SkipCode.NAME_COLLISION,
+                f"{unit.label} is not planned: its name is already taken by {taken.label}; "
+                "rename one of them",
+            )
+    for r in unit.refs:
+        blocker = _blocking(source, r, scheme)
+        if blocker is not None:
+            return skip(
+                SkipCode.NOT_OWNED,
+                f"{unit.label} is not planned: {blocker} already exists in cluster "
+                f"{source.name} without the {scheme.mirrored_service_label} label, and "
+                "meshmirror never touches what it does not own; rename or remove it",
+            )
+    return None
 
 
 def parse_local_selector(text: str | None, scheme: Scheme = LINKERD) -> Selector:

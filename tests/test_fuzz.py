@@ -1,0 +1,426 @@
+"""Fuzzing: random text and random JSON-like structures into every reader.
+
+Only the documented exceptions may escape (``SelectorError``, ``LabelError``,
+``ManifestError``, ``LoadError``), whatever exotic value sits where; and the CLI turns
+each into one ``error:`` line and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from meshmirror import plan
+from meshmirror.cli import main
+from meshmirror.labels import LabelError, Selector, SelectorError, parse_selector
+from meshmirror.loader import LoadError, load_cluster
+from meshmirror.manifest import ManifestError, cluster_state, from_manifest, to_manifest
+from meshmirror.testing import json_like, selector_texts, topologies
+
+SELECTOR_ERRORS = (SelectorError, LabelError)
+# The file and CLI fuzzers write files and parse YAML: half the profile's examples.
+SLOW = settings(
+    max_examples=max(10, settings.default.max_examples // 2),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+READ_ERRORS = (ManifestError, LoadError)
+
+# Field names a manifest uses, so that random structures often land on real fields.
+MANIFEST_FIELDS = (
+    "apiVersion",
+    "kind",
+    "metadata",
+    "name",
+    "namespace",
+    "labels",
+    "annotations",
+    "resourceVersion",
+    "creationTimestamp",
+    "spec",
+    "ports",
+    "port",
+    "targetPort",
+    "protocol",
+    "clusterIP",
+    "type",
+    "selector",
+    "subsets",
+    "addresses",
+    "notReadyAddresses",
+    "ip",
+    "hostname",
+    "items",
+    "targetClusterName",
+    "gatewayAddress",
+    "gatewayPort",
+    "matchLabels",
+    "matchExpressions",
+    "endpoints",
+    "conditions",
+    "ready",
+)
+KINDS = (
+    "Service",
+    "Endpoints",
+    "Namespace",
+    "Link",
+    "ConfigMap",
+    "EndpointSlice",
+    "List",
+    "ServiceList",
+    "Pod",
+)
+API_VERSIONS = (
+    "v1",
+    "multicluster.linkerd.io/v1alpha3",
+    "multicluster.linkerd.io/v1alpha2",
+    "discovery.k8s.io/v1",
+    "apps/v1",
+)
+# Values that have broken readers before: wrong types, bounds, odd text.
+ODD_VALUES = st.sampled_from(
+    [
+        None,
+        True,
+        False,
+        0,
+        -1,
+        65536,
+        2**70,
+        1.5,
+        float("inf"),
+        "",
+        "None",
+        "a\nb",
+        "\x00",
+        "é",
+        "a" * 300,
+        "2024-01-01T00:00:00",
+        "2024-01-01T00:00:00Z",
+        "80",
+        [],
+        {},
+        [None],
+        {"": None},
+        {"a": {"b": []}},
+    ]
+)
+
+
+def fuzz_values() -> st.SearchStrategy[Any]:
+    return st.one_of(ODD_VALUES, json_like(MANIFEST_FIELDS, max_leaves=8))
+
+
+@st.composite
+def random_objects(draw: st.DrawFn) -> dict[str, Any]:
+    """A mapping with a plausible kind and apiVersion and random everything else."""
+    doc: dict[str, Any] = draw(
+        st.dictionaries(st.sampled_from(MANIFEST_FIELDS), fuzz_values(), max_size=5)
+    )
+    doc["kind"] = draw(st.sampled_from(KINDS))
+    if draw(st.booleans()):
+        doc["apiVersion"] = draw(st.sampled_from(API_VERSIONS))
+    return doc
+
+
+def _slots(node: Any) -> Iterator[tuple[Any, Any]]:
+    """Every (container, key or index) inside ``node``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield node, key
+            yield from _slots(value)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield node, i
+            yield from _slots(value)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, doc: dict[str, Any], max_changes: int = 3) -> dict[str, Any]:
+    """``doc`` with a few values replaced, removed or added somewhere inside it."""
+    out = copy.deepcopy(doc)
+    for _ in range(draw(st.integers(min_value=1, max_value=max_changes))):
+        slots = list(_slots(out))
+        if not slots:
+            break
+        parent, key = draw(st.sampled_from(slots))
+        action = draw(st.sampled_from(("replace", "replace", "delete", "add")))
+        if action == "replace":
+            parent[key] = draw(fuzz_values())
+        elif action == "delete":
+            del parent[key]
+        elif isinstance(parent, dict):
+            parent[draw(st.sampled_from(MANIFEST_FIELDS))] = draw(fuzz_values())
+        else:
+            parent.append(draw(fuzz_values()))
+    return out
+
+
+SLICE = {
+    "apiVersion": "discovery.k8s.io/v1",
+    "kind": "EndpointSlice",
+    "metadata": {
+        "name": "web-abc",
+        "namespace": "shop",
+        "labels": {"kubernetes.io/service-name": "web"},
+    },
+    "addressType": "IPv4",
+    "endpoints": [{"addresses": ["10.1.0.5"], "conditions": {"ready": True}, "hostname": "h"}],
+    "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+}
+CONFIG_MAP = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "linkerd-identity-trust-roots", "namespace": "linkerd"},
+    "data": {"ca-bundle.crt": "x"},
+}
+
+
+LINKED_SOURCE = (
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+    {
+        "apiVersion": "multicluster.linkerd.io/v1alpha3",
+        "kind": "Link",
+        "metadata": {"name": "east", "namespace": "linkerd-multicluster"},
+        "spec": {
+            "targetClusterName": "east",
+            "gatewayAddress": "192.0.2.1",
+            "gatewayPort": "4143",
+            "selector": {"matchLabels": {"mirror.linkerd.io/exported": "true"}},
+        },
+    },
+)
+NEWLINE_SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {
+        "name": "we\nb",
+        "namespace": "shop",
+        "labels": {"mirror.linkerd.io/exported": "true"},
+    },
+    "spec": {"ports": [{"port": 80}]},
+}
+# The same Service with a bad port: an error that names it.
+NEWLINE_NAME = yaml.safe_dump({**NEWLINE_SERVICE, "spec": {"ports": [{"port": 0}]}}).encode()
+
+
+@st.composite
+def manifest_sets(draw: st.DrawFn) -> tuple[list[Any], list[Any]]:
+    """(source documents, remote documents) of a real topology, a few of them broken,
+    sometimes wrapped in a ``kind: List``."""
+    source, remotes = draw(topologies(max_remotes=1, max_services=3))
+    (remote_name, remote), *_ = remotes.items()
+    sets = []
+    for state, extra in ((source, [CONFIG_MAP]), (remote, [SLICE])):
+        docs: list[Any] = [to_manifest(o) for o in state.objects()] + extra
+        for _ in range(draw(st.integers(min_value=0, max_value=3))):
+            i = draw(st.integers(min_value=0, max_value=len(docs) - 1))
+            docs[i] = draw(st.one_of(mutated(docs[i]), random_objects(), fuzz_values()))
+        if draw(st.booleans()):
+            docs = [{"apiVersion": "v1", "kind": "List", "items": docs}]
+        sets.append(docs)
+    return sets[0], sets[1]
+
+
+def _explains(err: Exception) -> None:
+    assert str(err).strip(), f"{type(err).__name__} without a message"
+
+
+def _outcome(
+    func: Callable[[Any], Any], arg: Any, errors: tuple[type[Exception], ...] = (ManifestError,)
+) -> Any:
+    """``func(arg)``, or the documented exception it raised (anything else escapes)."""
+    try:
+        return func(arg)
+    except errors as err:
+        return err
+
+
+# --------------------------------------------------------------------------- selectors
+
+
+@given(st.one_of(selector_texts(), st.text()))
+def test_parse_selector_raises_only_selector_errors(text: str) -> None:
+    try:
+        sel = parse_selector(text)
+    except SELECTOR_ERRORS as err:
+        _explains(err)
+        return
+    # Whatever parses prints canonically and parses back to itself.
+    assert parse_selector(str(sel)) == sel
+
+
+@given(st.one_of(json_like(), st.none(), st.dictionaries(st.text(max_size=3), json_like())))
+def test_from_label_selector_raises_only_selector_errors(value: Any) -> None:
+    try:
+        sel = Selector.from_label_selector(value)
+    except SELECTOR_ERRORS as err:
+        _explains(err)
+        return
+    assert isinstance(sel, Selector)
+    if value is None:
+        assert sel.is_nothing()
+    else:
+        # The dict form survives the trip (duplicate values collapse, as in the text form).
+        again = Selector.from_label_selector(sel.to_label_selector())
+        assert again == parse_selector(str(sel))
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+@given(st.one_of(random_objects(), fuzz_values()))
+def test_from_manifest_raises_only_manifest_errors(doc: Any) -> None:
+    try:
+        obj = from_manifest(doc)
+    except ManifestError as err:
+        _explains(err)
+        return
+    if obj is not None:
+        assert from_manifest(to_manifest(obj)) is not None
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(manifest_sets())
+# An unhashable creationTimestamp: TypeError from the fast path's timestamp cache.
+@example(([{**dict(NEWLINE_SERVICE), "metadata": {"name": "w", "creationTimestamp": []}}], []))
+def test_cluster_state_and_plan_on_broken_manifests(docs: tuple[list[Any], list[Any]]) -> None:
+    """Reading raises only ManifestError; whatever reads is planned without error."""
+    source_docs, remote_docs = docs
+    try:
+        source = cluster_state("west", source_docs)
+        remotes = {t: cluster_state(t, remote_docs) for t in ("east", "north", "south", "eu-2")}
+    except ManifestError as err:
+        _explains(err)
+        return
+    p = plan(source, remotes)
+    for obj in p.objects:
+        json.dumps(to_manifest(obj))
+    for obj in source.objects():
+        cluster_state("again", [to_manifest(obj)])
+
+
+@given(st.data())
+def test_fast_and_careful_readers_agree_on_broken_objects(data: st.DataObject) -> None:
+    """``cluster_state`` reads common objects on a fast path and falls back to the
+    careful reader ``from_manifest``: the two always agree, in value or in error."""
+    source, _ = data.draw(topologies(max_remotes=1, max_services=3))
+    docs = [to_manifest(o) for o in source.objects() if o.kind in ("Service", "Endpoints")]
+    if not docs:
+        return
+    doc = data.draw(mutated(data.draw(st.sampled_from(docs))))
+    careful: Any = _outcome(from_manifest, doc)
+    fast: Any = _outcome(lambda d: cluster_state("x", [d]), doc)
+    if isinstance(careful, ManifestError) or isinstance(fast, ManifestError):
+        assert str(fast) == str(careful)
+    else:
+        assert fast.objects() == ([careful] if careful is not None else [])
+
+
+# --------------------------------------------------------------------------- loader and CLI
+
+
+@st.composite
+def file_contents(draw: st.DrawFn) -> tuple[str, bytes]:
+    """(file suffix, bytes): random bytes or text, or YAML/JSON of broken manifests."""
+    choice = draw(st.integers(min_value=0, max_value=4))
+    if choice == 0:
+        return draw(st.sampled_from((".yaml", ".json"))), draw(st.binary(max_size=200))
+    if choice == 1:
+        text = draw(st.text(max_size=200))
+        return draw(st.sampled_from((".yaml", ".json", ".yml"))), text.encode("utf-8")
+    if choice == 2:
+        # Text that looks like YAML: keys, colons, dashes, quotes, indentation.
+        pieces = st.sampled_from(
+            ["kind: ", "Service", "\n", "  ", "- ", ": ", "'", '"', "---\n", "{", "}", "[", "]",
+             "metadata:\n  name: x\n", "items:\n", "&a ", "*a", "!!str ", "#", "? ", "|\n"]
+        )  # fmt: skip
+        text = "".join(draw(st.lists(pieces, max_size=30)))
+        return ".yaml", text.encode("utf-8")
+    docs = draw(manifest_sets())[0]
+    if choice == 3:
+        return ".yaml", yaml.safe_dump_all(docs).encode("utf-8")
+    return ".json", json.dumps({"kind": "List", "apiVersion": "v1", "items": docs}).encode("utf-8")
+
+
+def _write(folder: Path, suffix: str, content: bytes) -> Path:
+    path = folder / f"a{suffix}"
+    path.write_bytes(content)
+    return path
+
+
+@SLOW
+@given(file_contents())
+def test_loader_raises_only_load_and_manifest_errors(content: tuple[str, bytes]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _write(Path(tmp), *content)
+        found = _outcome(lambda p: load_cluster("a", p), path, READ_ERRORS)
+    if isinstance(found, Exception):
+        assert str(path) in str(found)
+
+
+def _run(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(args, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@SLOW
+@given(file_contents())
+@example((".yaml", b"[" * 5000))  # deep nesting: RecursionError in PyYAML's composer
+@example((".json", b"[" * 100_000))  # and in the json module
+def test_cli_plan_never_crashes_on_random_files(content: tuple[str, bytes]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _write(Path(tmp), *content)
+        code, out, err = _run(["plan", "--source", "a", f"a={path}"])
+    assert code in (0, 2)
+    assert "Traceback" not in err
+    if code == 2:
+        assert out == ""
+        assert err.startswith("error: ")
+    else:
+        assert yaml.safe_load(out)["kind"] == "List"
+
+
+@SLOW
+@given(file_contents())
+@example((".yaml", b"kind: Service\x07\n"))  # PyYAML's ReaderError prints on two lines
+@example((".yaml", NEWLINE_NAME))  # an object name holding a newline
+def test_cli_error_is_a_single_line(content: tuple[str, bytes]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _write(Path(tmp), *content)
+        code, _, err = _run(["plan", "--source", "a", f"a={path}"])
+    if code == 2:
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+
+
+@SLOW
+@given(manifest_sets())
+@example(([*LINKED_SOURCE], [dict(NEWLINE_SERVICE)]))  # a warning naming it: two lines
+def test_cli_plan_two_clusters_of_broken_manifests(docs: tuple[list[Any], list[Any]]) -> None:
+    """Source and remote both partly broken: exit 0 with warnings one per line, or 2."""
+    with tempfile.TemporaryDirectory() as tmp:
+        west = Path(tmp) / "west.yaml"
+        west.write_text(yaml.safe_dump_all(docs[0]), "utf-8")
+        east = Path(tmp) / "east.json"
+        east.write_text(json.dumps({"kind": "List", "items": docs[1]}), "utf-8")
+        clusters = [f"{name}={east}" for name in ("east", "north", "south", "eu-2")]
+        code, out, err = _run(
+            ["plan", "--no-resolve", "--source", "west", f"west={west}", *clusters]
+        )
+    assert code in (0, 2), err
+    assert "Traceback" not in err
+    if code == 0:
+        assert yaml.safe_load(out)["kind"] == "List"
+        assert all(line.startswith("warning: ") for line in err.splitlines()), err
+    else:
+        assert err.startswith("error: ") and err.count("\n") == 1, err
