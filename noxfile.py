@@ -39,11 +39,15 @@ def demo(session: nox.Session) -> None:
     """The main job: plan the example topology and print it."""
     session.install("-e", ".")
     session.run(
-        "meshmirror", "plan", "--source", "west",
+        "meshmirror",
+        "plan",
+        "--source",
+        "west",
         "west=examples/topology/west.yaml",
         "east=examples/topology/east.yaml",
         "north=examples/topology/north.yaml",
-        "-o", "yaml",
+        "-o",
+        "yaml",
     )
 
 
@@ -59,8 +63,9 @@ def bench(session: nox.Session) -> None:
 def soak(session: nox.Session) -> None:
     """The stateful reconciler tests, far longer than CI runs them."""
     session.install("-e", ".[k8s,testing]", *TEST_DEPS)
-    session.run("pytest", "tests", "-k", "stateful", *session.posargs,
-                env={"HYPOTHESIS_PROFILE": "soak"})
+    session.run(
+        "pytest", "tests", "-k", "stateful", *session.posargs, env={"HYPOTHESIS_PROFILE": "soak"}
+    )
 
 
 @nox.session
