@@ -152,16 +152,18 @@ def mutated(draw: st.DrawFn, doc: dict[str, Any], max_changes: int = 3) -> dict[
         slots = list(_slots(out))
         if not slots:
             break
-        parent, key = draw(st.sampled_from(slots))
+        parent, key = slots[draw(st.integers(min_value=0, max_value=len(slots) - 1))]
         action = draw(st.sampled_from(("replace", "replace", "delete", "add")))
+        # Copies: what is put in is mutated by later changes, and Hypothesis may hand
+        # out the same value object again when it replays an example.
         if action == "replace":
-            parent[key] = draw(fuzz_values())
+            parent[key] = copy.deepcopy(draw(fuzz_values()))
         elif action == "delete":
             del parent[key]
         elif isinstance(parent, dict):
-            parent[draw(st.sampled_from(MANIFEST_FIELDS))] = draw(fuzz_values())
+            parent[draw(st.sampled_from(MANIFEST_FIELDS))] = copy.deepcopy(draw(fuzz_values()))
         else:
-            parent.append(draw(fuzz_values()))
+            parent.append(copy.deepcopy(draw(fuzz_values())))
     return out
 
 

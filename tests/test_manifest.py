@@ -882,3 +882,19 @@ def test_error_message_layout() -> None:
         "west.yaml, document 3, Service shop/web: field spec.ports[0].port: must be an integer"
     )
     assert isinstance(err, ValueError)
+
+
+def test_reading_never_mutates_the_documents() -> None:
+    import copy
+    from pathlib import Path
+
+    import yaml
+
+    from meshmirror.manifest import cluster_state as read
+
+    root = Path(__file__).resolve().parent.parent / "examples" / "topology"
+    for name in ("west", "east", "north"):
+        docs = [d for d in yaml.safe_load_all((root / f"{name}.yaml").read_text()) if d]
+        before = copy.deepcopy(docs)
+        read(name, docs)
+        assert docs == before

@@ -234,6 +234,21 @@ def _metadata(
     return meta, namespace, name, ref
 
 
+def _object_meta(meta: Mapping[str, Any], ref: str) -> dict[str, Any]:
+    """The metadata every kind keeps: labels, annotations and server-assigned fields."""
+    return {
+        "labels": _str_map(meta.get("labels"), ref, "metadata.labels"),
+        "annotations": _str_map(meta.get("annotations"), ref, "metadata.annotations"),
+        "resource_version": _resource_version(
+            meta.get("resourceVersion"), ref, "metadata.resourceVersion"
+        ),
+        "uid": _str(meta.get("uid"), ref, "metadata.uid", default=""),
+        "creation_timestamp": _timestamp(
+            meta.get("creationTimestamp"), ref, "metadata.creationTimestamp"
+        ),
+    }
+
+
 def _service(doc: Mapping[str, Any]) -> Service:
     meta, namespace, name, ref = _metadata(doc, "Service", namespaced=True)
     spec = _mapping(doc.get("spec"), ref, "spec")
@@ -255,21 +270,13 @@ def _service(doc: Mapping[str, Any]) -> Service:
     return Service(
         namespace=namespace,
         name=name,
-        labels=_str_map(meta.get("labels"), ref, "metadata.labels"),
-        annotations=_str_map(meta.get("annotations"), ref, "metadata.annotations"),
+        **_object_meta(meta, ref),
         ports=tuple(ports),
         type=_str(spec.get("type"), ref, "spec.type", default="ClusterIP"),
         cluster_ip=_opt_str(spec.get("clusterIP"), ref, "spec.clusterIP"),
         session_affinity=_opt_str(spec.get("sessionAffinity"), ref, "spec.sessionAffinity"),
         selector=None if selector is None else _str_map(selector, ref, "spec.selector"),
         external_name=_opt_str(spec.get("externalName"), ref, "spec.externalName"),
-        resource_version=_resource_version(
-            meta.get("resourceVersion"), ref, "metadata.resourceVersion"
-        ),
-        uid=_str(meta.get("uid"), ref, "metadata.uid", default=""),
-        creation_timestamp=_timestamp(
-            meta.get("creationTimestamp"), ref, "metadata.creationTimestamp"
-        ),
     )
 
 
@@ -334,16 +341,8 @@ def _endpoints(doc: Mapping[str, Any]) -> Endpoints:
     return Endpoints(
         namespace=namespace,
         name=name,
-        labels=_str_map(meta.get("labels"), ref, "metadata.labels"),
-        annotations=_str_map(meta.get("annotations"), ref, "metadata.annotations"),
         subsets=tuple(subsets),
-        resource_version=_resource_version(
-            meta.get("resourceVersion"), ref, "metadata.resourceVersion"
-        ),
-        uid=_str(meta.get("uid"), ref, "metadata.uid", default=""),
-        creation_timestamp=_timestamp(
-            meta.get("creationTimestamp"), ref, "metadata.creationTimestamp"
-        ),
+        **_object_meta(meta, ref),
     )
 
 
@@ -351,15 +350,7 @@ def _namespace(doc: Mapping[str, Any]) -> Namespace:
     meta, _, name, ref = _metadata(doc, "Namespace", namespaced=False)
     return Namespace(
         name=name,
-        labels=_str_map(meta.get("labels"), ref, "metadata.labels"),
-        annotations=_str_map(meta.get("annotations"), ref, "metadata.annotations"),
-        resource_version=_resource_version(
-            meta.get("resourceVersion"), ref, "metadata.resourceVersion"
-        ),
-        uid=_str(meta.get("uid"), ref, "metadata.uid", default=""),
-        creation_timestamp=_timestamp(
-            meta.get("creationTimestamp"), ref, "metadata.creationTimestamp"
-        ),
+        **_object_meta(meta, ref),
     )
 
 
@@ -438,15 +429,7 @@ def _link(doc: Mapping[str, Any]) -> Link:
         ),
         excluded_labels=_str_list(spec.get("excludedLabels"), ref, "spec.excludedLabels"),
         api_version=_str(doc.get("apiVersion"), ref, "apiVersion"),
-        labels=_str_map(meta.get("labels"), ref, "metadata.labels"),
-        annotations=_str_map(meta.get("annotations"), ref, "metadata.annotations"),
-        resource_version=_resource_version(
-            meta.get("resourceVersion"), ref, "metadata.resourceVersion"
-        ),
-        uid=_str(meta.get("uid"), ref, "metadata.uid", default=""),
-        creation_timestamp=_timestamp(
-            meta.get("creationTimestamp"), ref, "metadata.creationTimestamp"
-        ),
+        **_object_meta(meta, ref),
     )
 
 
