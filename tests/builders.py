@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from meshmirror import LINKERD, ClusterState, PlanOptions, cluster_state, plan, to_manifest
@@ -10,6 +11,8 @@ from meshmirror.plan import Plan
 EXPORTED = {"mirror.linkerd.io/exported": "true"}
 DISCOVERED = {"mirror.linkerd.io/exported": "remote-discovery"}
 MEMBER = {"mirror.linkerd.io/federated": "member"}
+EXPORT = "mirror.linkerd.io/exported"
+FEDERATED = "mirror.linkerd.io/federated"
 
 
 def namespace(name: str, **annotations: str) -> dict[str, Any]:
@@ -181,3 +184,43 @@ def applied(state: ClusterState, p: Plan) -> ClusterState:
         *(u.after for u in changes.updates),
         remove=[o.ref for o in changes.deletes],
     )
+
+
+# -- for the reconciler and adapter tests: one port, export mode by keyword --------
+
+
+def svc(
+    name: str,
+    namespace: str = "shop",
+    *,
+    export: str | None = "true",
+    member: bool = False,
+    port: int = 80,
+    labels: Mapping[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    all_labels = dict(labels or {})
+    if export is not None:
+        all_labels[EXPORT] = export
+    if member:
+        all_labels[FEDERATED] = "member"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": all_labels},
+        "spec": {"ports": [{"name": "http", "port": port}], **spec},
+    }
+
+
+def plain(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored object without what the API server assigns or defaults."""
+    meta = doc["metadata"]
+    for key in ("resourceVersion", "uid", "creationTimestamp"):
+        meta.pop(key, None)
+    spec = doc.get("spec")
+    if doc["kind"] == "Service" and spec is not None:
+        if spec.get("clusterIP") != "None":
+            spec.pop("clusterIP", None)
+        if spec.get("sessionAffinity") == "None":
+            del spec["sessionAffinity"]
+    return doc

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from builders import EXPORT, FEDERATED, plain, svc
 from meshmirror import PlanOptions, diff, plan
 from meshmirror.backends.base import (
     Backend,
@@ -32,8 +33,6 @@ from meshmirror.reconcile import LinkStatus, ManualClock, Reconciler, RunReport
 
 LINKS_NS = "linkerd-multicluster"
 GATEWAYS = {"east": "192.0.2.10", "north": "192.0.2.20"}
-EXPORT = "mirror.linkerd.io/exported"
-FEDERATED = "mirror.linkerd.io/federated"
 OWNED = "mirror.linkerd.io/mirrored-service"
 CLUSTER = "mirror.linkerd.io/cluster-name"
 REMOTE_DISCOVERY = "multicluster.linkerd.io/remote-discovery"
@@ -62,29 +61,6 @@ def link(target: str, *, gateway: str | None = None, **spec: Any) -> Manifest:
             "federatedServiceSelector": {"matchLabels": {FEDERATED: "member"}},
             **spec,
         },
-    }
-
-
-def svc(
-    name: str,
-    namespace: str = "shop",
-    *,
-    export: str | None = "true",
-    member: bool = False,
-    port: int = 80,
-    labels: Mapping[str, str] | None = None,
-    **spec: Any,
-) -> Manifest:
-    all_labels = dict(labels or {})
-    if export is not None:
-        all_labels[EXPORT] = export
-    if member:
-        all_labels[FEDERATED] = "member"
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "labels": all_labels},
-        "spec": {"ports": [{"name": "http", "port": port}], **spec},
     }
 
 
@@ -181,20 +157,6 @@ class World:
         out = list(self.west.writes)
         self.west.reset_counters()
         return out
-
-
-def plain(doc: Manifest) -> Manifest:
-    """A stored object without what the API server assigns or defaults."""
-    meta = doc["metadata"]
-    for key in ("resourceVersion", "uid", "creationTimestamp"):
-        meta.pop(key, None)
-    spec = doc.get("spec")
-    if doc["kind"] == "Service" and spec is not None:
-        if spec.get("clusterIP") != "None":
-            spec.pop("clusterIP", None)
-        if spec.get("sessionAffinity") == "None":
-            del spec["sessionAffinity"]
-    return doc
 
 
 def refs(*names: str) -> set[ObjectRef]:

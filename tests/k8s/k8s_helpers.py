@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from kube_server import KubeServer
 
+from builders import plain
+from builders import svc as svc  # re-exported for the adapter tests
 from meshmirror import PlanOptions, diff, plan, to_manifest
 from meshmirror.backends import Manifest
 from meshmirror.backends.memory import FakeCluster
@@ -23,8 +25,6 @@ from meshmirror_k8s.controller import Controller, ControllerConfig
 from meshmirror_k8s.credentials import api_client, parse_kubeconfig
 
 LINKS_NS = "linkerd-multicluster"
-EXPORT = "mirror.linkerd.io/exported"
-FEDERATED = "mirror.linkerd.io/federated"
 OWNED = "mirror.linkerd.io/mirrored-service"
 GATEWAY = {"east": "192.0.2.10", "north": "192.0.2.20"}
 TOKENS = {
@@ -40,29 +40,6 @@ def ns(name: str, **annotations: str) -> Manifest:
     if annotations:
         meta["annotations"] = dict(annotations)
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
-
-
-def svc(
-    name: str,
-    namespace: str = "shop",
-    *,
-    export: str | None = "true",
-    member: bool = False,
-    port: int = 80,
-    labels: Mapping[str, str] | None = None,
-    **spec: Any,
-) -> Manifest:
-    all_labels = dict(labels or {})
-    if export is not None:
-        all_labels[EXPORT] = export
-    if member:
-        all_labels[FEDERATED] = "member"
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "labels": all_labels},
-        "spec": {"ports": [{"name": "http", "port": port}], **spec},
-    }
 
 
 def eps(name: str, namespace: str = "shop", *ips: str) -> Manifest:
@@ -136,20 +113,6 @@ def remote_rbac_documents() -> list[Manifest]:
     )
     assert code == 0, err.getvalue()
     return [d for d in yaml.safe_load_all(out.getvalue()) if d]
-
-
-def plain(doc: Manifest) -> Manifest:
-    """A stored object without what the API server assigns or defaults."""
-    meta = doc["metadata"]
-    for key in ("resourceVersion", "uid", "creationTimestamp"):
-        meta.pop(key, None)
-    spec = doc.get("spec")
-    if doc["kind"] == "Service" and spec is not None:
-        if spec.get("clusterIP") != "None":
-            spec.pop("clusterIP", None)
-        if spec.get("sessionAffinity") == "None":
-            del spec["sessionAffinity"]
-    return doc
 
 
 @dataclass
