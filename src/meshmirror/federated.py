@@ -32,7 +32,6 @@ from meshmirror.model import (
     Service,
     ServicePort,
     _linkerd_selector,
-    _plain,
 )
 from meshmirror.names import federated_name, service_name_problem
 from meshmirror.scheme import Scheme
@@ -214,17 +213,17 @@ def federate(
             return
         groups.setdefault((svc.namespace, svc.name), []).append(member)
 
-    for key in sorted(source.services):
-        svc = source.services[key]
+    # Unsorted: each (namespace, name) has one Service per cluster, so the members of a
+    # name come in link order whatever the order within a cluster, and groups are sorted.
+    for svc in source.services.values():
         if local_selector.matches(svc.labels):
             consider(Member(source.name, svc, local=True))
     for link, remote in links:
         federates = _linkerd_selector(link.federated_service_selector)  # link.federates
         if federates.is_nothing():
             continue
-        for key in sorted(remote.services):
-            svc = remote.services[key]
-            if federates.matches(_plain(svc.labels)):
+        for svc in remote.services.values():
+            if federates.matches(svc.labels):
                 consider(Member(link.target_cluster_name, svc, local=False, link=link))
 
     planned: list[tuple[Federation, Service]] = []

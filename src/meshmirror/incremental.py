@@ -140,6 +140,21 @@ def _endpoints(state: ClusterState) -> dict[tuple[str, str], Endpoints]:
     return table
 
 
+def _taken(unit: _Unit) -> list[tuple[str, str]]:
+    """The (namespace, name) keys ``unit`` takes."""
+    ns = unit.namespace
+    return [(ns, n) for n in unit.names]
+
+
+def _same_kinds(old: _Unit, new: _Unit) -> bool:
+    """Whether two units with the same names plan the same objects by kind and name: two
+    mirrors of one mode (or two federated Services)."""
+    a, b = old.mirror, new.mirror
+    if a is None or b is None:
+        return a is b
+    return a.mode == b.mode
+
+
 def _sort_key(o: PlannedObject) -> tuple[str, str, str]:
     return (o.kind, o.namespace, o.name)
 
@@ -189,10 +204,11 @@ class PlanIndex:
         self._by_target: dict[str, list[int]] = {}
         self._local_selector = parse_local_selector(options.local_federated_selector, scheme)
         self._units: dict[_UnitKey, _Unit] = {}
-        # Object names as plain (kind, namespace, name) tuples: cheap to make and hash.
-        self._wants: dict[_Name, list[_UnitKey]] = {}
-        self._owner: dict[_Name, _UnitKey] = {}
-        self._kept: set[_UnitKey] = set()
+        # By the (namespace, name) a unit takes: the units that want it, the one holding it.
+        self._wants: dict[tuple[str, str], list[_UnitKey]] = {}
+        self._owner: dict[tuple[str, str], _UnitKey] = {}
+        # The admitted units (a subset of _units): one lookup tells an event both.
+        self._kept: dict[_UnitKey, _Unit] = {}
         self._planned: dict[_Name, Service | Endpoints] = {}
         # Admitted units (and their targets) in namespaces the source lacks: those
         # namespaces are planned (namespace creation), labelled after the first unit.
@@ -349,13 +365,13 @@ class PlanIndex:
 
     def _add_unit(self, ukey: _UnitKey, unit: _Unit) -> None:
         self._units[ukey] = unit
-        for r in unit.refs:
-            insort(self._wants.setdefault((r.kind, r.namespace, r.name), []), ukey)
+        ns = unit.namespace
+        for n in unit.names:
+            insort(self._wants.setdefault((ns, n), []), ukey)
 
     def _drop_unit(self, ukey: _UnitKey) -> None:
         unit = self._units.pop(ukey)
-        for r in unit.refs:
-            name = (r.kind, r.namespace, r.name)
+        for name in _taken(unit):
             wanting = self._wants[name]
             wanting.remove(ukey)
             if not wanting:
@@ -363,23 +379,22 @@ class PlanIndex:
 
     def _admissible(self, ukey: _UnitKey, unit: _Unit) -> bool:
         claimed = {}
-        for r in unit.refs:
-            owner = self._owner.get((r.kind, r.namespace, r.name))
+        for name in _taken(unit):
+            owner = self._owner.get(name)
             if owner is not None and owner < ukey:
-                claimed[r] = self._units[owner]
+                claimed[name] = self._units[owner].owner
         return _admit(self._source, unit, claimed, self._scheme, self._options) is None
 
     def _claim(
         self, ukey: _UnitKey, unit: _Unit, touched: set[_Name], heap: list[_UnitKey]
     ) -> None:
-        for r in unit.refs:
-            name = (r.kind, r.namespace, r.name)
-            holder = self._owner.get(name)
+        for key in _taken(unit):
+            holder = self._owner.get(key)
             if holder is not None and holder != ukey:
                 self._release(holder, touched, heap)  # a later unit loses the name
                 heapq.heappush(heap, holder)
-            self._owner[name] = ukey
-        self._kept.add(ukey)
+            self._owner[key] = ukey
+        self._kept[ukey] = unit
         for o in unit.objects:
             name = (o.kind, o.namespace, o.name)
             self._planned[name] = o
@@ -390,12 +405,11 @@ class PlanIndex:
 
     def _release(self, ukey: _UnitKey, touched: set[_Name], heap: list[_UnitKey]) -> None:
         unit = self._units[ukey]
-        self._kept.discard(ukey)
-        for r in unit.refs:
-            name = (r.kind, r.namespace, r.name)
-            if self._owner.get(name) == ukey:
-                del self._owner[name]
-            for other in self._wants.get(name, ()):
+        self._kept.pop(ukey, None)
+        for key in _taken(unit):
+            if self._owner.get(key) == ukey:
+                del self._owner[key]
+            for other in self._wants.get(key, ()):
                 if other > ukey:
                     heapq.heappush(heap, other)  # may now take the name
         for o in unit.objects:
@@ -416,21 +430,25 @@ class PlanIndex:
         may have changed (only units that share a name with a changed one)."""
         heap: list[_UnitKey] = []
         for ukey, unit in updates:
-            old = self._units.get(ukey)
-            if old is None and unit is None:
-                continue
+            old = self._kept.get(ukey)
             if (
                 old is not None
                 and unit is not None
-                and ukey in self._kept
-                and old.refs == unit.refs
+                and old.names == unit.names
                 and old.namespace == unit.namespace
                 and old.target == unit.target
             ):
                 # The usual edit: the same names in the same namespace, so the unit
                 # stays admitted (the source, which alone could block it, is unchanged)
                 # and no other unit is affected; only its objects change.
-                self._units[ukey] = unit
+                self._units[ukey] = self._kept[ukey] = unit
+                if _same_kinds(old, unit):
+                    # The same objects by name: the new ones simply take their places.
+                    for o in unit.objects:
+                        name = (o.kind, o.namespace, o.name)
+                        self._planned[name] = o
+                        touched.add(name)
+                    continue
                 for o in old.objects:
                     name = (o.kind, o.namespace, o.name)
                     if self._planned.get(name) is o:
@@ -441,6 +459,10 @@ class PlanIndex:
                     self._planned[name] = o
                     touched.add(name)
                 continue
+            if old is None:
+                old = self._units.get(ukey)
+                if old is None and unit is None:
+                    continue
             if ukey in self._kept:
                 self._release(ukey, touched, heap)
             if old is not None:

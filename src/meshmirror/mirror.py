@@ -27,7 +27,6 @@ from meshmirror.model import (
     ServicePort,
     _frozen_sorted,
     _linkerd_selector,
-    _plain,
 )
 from meshmirror.names import mirror_name, pod_mirror_name, service_name_problem
 from meshmirror.scheme import Scheme
@@ -53,21 +52,57 @@ Resolver: TypeAlias = Callable[[str], Iterable[str]] | Mapping[str, Sequence[str
 
 @attrs.frozen
 class Mirror:
-    """One planned mirror: which Link, which remote Service, which local objects."""
+    """One planned mirror: which Link, which remote Service, which local objects.
+
+    It keeps names only (one is made per mirrored Service, so it stays small); the
+    refs are made when asked for.
+    """
 
     link: ObjectRef
     target: str
     mode: MirrorMode
-    remote: ObjectRef
-    service: ObjectRef
-    endpoints: ObjectRef | None = None
-    pods: tuple[ObjectRef, ...] = ()
+    namespace: str
+    remote_name: str
+    name: str
+    pod_names: tuple[str, ...] = ()
+
+    @property
+    def remote(self) -> ObjectRef:
+        """The remote Service (in cluster :attr:`target`)."""
+        return ObjectRef("Service", self.namespace, self.remote_name)
+
+    @property
+    def service(self) -> ObjectRef:
+        """The mirror Service."""
+        return ObjectRef("Service", self.namespace, self.name)
+
+    @property
+    def endpoints(self) -> ObjectRef | None:
+        """The mirror's Endpoints (None for remote discovery, which has none)."""
+        if self.mode == "remote-discovery":
+            return None
+        return ObjectRef("Endpoints", self.namespace, self.name)
+
+    @property
+    def pods(self) -> tuple[ObjectRef, ...]:
+        """The per-pod Services of a headless mirror (each has Endpoints too)."""
+        return tuple(ObjectRef("Service", self.namespace, p) for p in self.pod_names)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The object names this mirror takes in :attr:`namespace` (Service and
+        Endpoints share each name)."""
+        return (self.name, *self.pod_names) if self.pod_names else (self.name,)
 
     @property
     def refs(self) -> tuple[ObjectRef, ...]:
         """Every local object this mirror writes."""
-        own = (self.service,) if self.endpoints is None else (self.service, self.endpoints)
-        return own + self.pods
+        ns = self.namespace
+        out = [ObjectRef("Service", ns, self.name)]
+        if self.mode != "remote-discovery":
+            out.append(ObjectRef("Endpoints", ns, self.name))
+        out.extend(ObjectRef("Service", ns, p) for p in self.pod_names)
+        return tuple(out)
 
 
 class Candidate(NamedTuple):
@@ -286,7 +321,7 @@ def _gateway_subsets(
 
 
 def _sorted_map(data: dict[str, str]) -> FrozenMap[str]:
-    return _frozen_sorted(dict(sorted(data.items())))
+    return _frozen_sorted(sorted(data.items()))
 
 
 class _LinkContext:
@@ -351,10 +386,10 @@ class _LinkContext:
         self._fq_before_rv = s.remote_svc_fq_name_annotation < s.remote_resource_version_annotation
 
     def exports(self, labels: Mapping[str, str]) -> bool:
-        return self._exports.matches(_plain(labels))
+        return self._exports.matches(labels)
 
     def discovers(self, labels: Mapping[str, str]) -> bool:
-        return self._discovers.matches(_plain(labels))
+        return self._discovers.matches(labels)
 
     def fq_name(self, svc: Service) -> str:
         return f"{svc.name}.{svc.namespace}.svc.{self.link.target_cluster_domain}"
@@ -518,14 +553,7 @@ def _gateway_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate 
         ctx.gateway_annotations(fq_name),
         () if remote_eps is None or remote_eps.empty else subsets,
     )
-    mirror = Mirror(
-        ctx.link_ref,
-        ctx.target,
-        "gateway",
-        ObjectRef("Service", namespace, svc.name),
-        ObjectRef("Service", namespace, name),
-        ObjectRef("Endpoints", namespace, name),
-    )
+    mirror = Mirror(ctx.link_ref, ctx.target, "gateway", namespace, svc.name, name)
     return Candidate(mirror, (service, endpoints))
 
 
@@ -637,13 +665,13 @@ def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate
         subsets=tuple(subsets),
     )
     mirror = Mirror(
-        ctx.link.ref,
+        ctx.link_ref,
         ctx.target,
         "headless",
-        svc.ref,
-        service.ref,
-        endpoints.ref,
-        tuple(o.ref for o in pods if isinstance(o, Service)),
+        svc.namespace,
+        svc.name,
+        name,
+        tuple(o.name for o in pods if isinstance(o, Service)),
     )
     return Candidate(mirror, (service, endpoints, *pods), tuple(skips))
 
@@ -675,7 +703,7 @@ def _mirror_one(ctx: _LinkContext, svc: Service) -> Candidate | Skip | None:
         )
     if discovery:
         service = ctx.mirror_service(svc, name, discovery=True)
-        mirror = Mirror(ctx.link_ref, ctx.target, "remote-discovery", svc.ref, service.ref)
+        mirror = Mirror(ctx.link_ref, ctx.target, "remote-discovery", svc.namespace, svc.name, name)
         return Candidate(mirror, (service,))
     if ctx.enable_headless and svc.headless:
         headless = _headless_candidate(ctx, svc, name)

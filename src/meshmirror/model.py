@@ -15,8 +15,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
-from typing import Any, ClassVar, TypeAlias, TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar, NoReturn, TypeAlias, TypeVar
 
 import attrs
 
@@ -43,76 +43,63 @@ __all__ = [
 _V = TypeVar("_V")
 
 
-class FrozenMap(Mapping[str, _V]):
+class FrozenMap(dict[str, _V]):
     """An immutable, hashable ``str``-keyed mapping (labels, annotations, data).
+
+    A ``dict`` whose changing methods raise: reads are the dict's own (C) methods, and
+    one object is made per map (one is kept per label set of every object). Keys are
+    kept sorted, so iteration, repr and output are deterministic.
 
     >>> m = FrozenMap({"b": "2", "a": "1"})
     >>> list(m)
     ['a', 'b']
     >>> m == {"a": "1", "b": "2"}
     True
+    >>> m["c"] = "3"
+    Traceback (most recent call last):
+    ...
+    TypeError: a FrozenMap cannot be changed; make a new one (e.g. m.merged({...}))
     """
 
-    __slots__ = ("_data", "_hash")
+    __slots__ = ()
 
     def __init__(self, data: Mapping[str, _V] | Iterable[tuple[str, _V]] = ()) -> None:
         items = data.items() if isinstance(data, Mapping) else data
-        # Sorted keys make iteration, repr and output deterministic.
-        self._data: dict[str, _V] = dict(sorted(items))
-        self._hash: int | None = None
+        dict.update(self, sorted(items))
 
-    def __getitem__(self, key: str) -> _V:
-        return self._data[key]
+    def _frozen(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a FrozenMap cannot be changed; make a new one (e.g. m.merged({...}))")
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _frozen
+    __ior__ = _frozen
 
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data.get(key, default)
-
-    # The dict's own (read-only) views: far faster than Mapping's generic ones.
-    def keys(self) -> KeysView[str]:
-        return self._data.keys()
-
-    def items(self) -> ItemsView[str, _V]:
-        return self._data.items()
-
-    def values(self) -> ValuesView[_V]:
-        return self._data.values()
-
-    def __eq__(self, other: object) -> bool:
-        if other is self:
-            return True
-        if isinstance(other, FrozenMap):
-            return self._data == other._data
-        if isinstance(other, Mapping):
-            return self._data == dict(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        if self._hash is None:
-            self._hash = hash(tuple(self._data.items()))
-        return self._hash
+    def __hash__(self) -> int:  # type: ignore[override]
+        # Not cached: hashing a map is rare (sets of whole objects), a slot per map is not.
+        return hash(tuple(self.items()))
 
     def __repr__(self) -> str:
-        return f"FrozenMap({self._data!r})"
+        return f"FrozenMap({dict(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMap, (dict(self),))
+
+    def __copy__(self) -> FrozenMap[_V]:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> FrozenMap[_V]:
+        return self
 
     def to_dict(self) -> dict[str, _V]:
         """A fresh, mutable copy."""
-        return dict(self._data)
+        return dict(self)
 
     def merged(self, other: Mapping[str, _V]) -> FrozenMap[_V]:
         """A copy with ``other``'s entries added (``other`` wins)."""
-        return FrozenMap({**self._data, **other})
+        return FrozenMap({**self, **other})
 
 
 _EMPTY: FrozenMap[Any] = FrozenMap()
+_update = dict.update
 
 
 def frozen_map(value: Mapping[str, _V] | None) -> FrozenMap[_V]:
@@ -124,23 +111,15 @@ def frozen_map(value: Mapping[str, _V] | None) -> FrozenMap[_V]:
     return FrozenMap(value)
 
 
-def _frozen_sorted(data: dict[str, _V]) -> FrozenMap[_V]:
-    """A :class:`FrozenMap` taking ``data`` over as is, without copying or sorting.
+def _frozen_sorted(data: Mapping[str, _V] | Iterable[tuple[str, _V]]) -> FrozenMap[_V]:
+    """A :class:`FrozenMap` of ``data`` (a mapping or key-value pairs) without sorting it.
 
-    For hot paths only: ``data`` must be a fresh dict nobody else holds, with its keys
-    already in sorted order."""
+    For hot paths only: ``data``'s keys must already be in sorted order."""
     if not data:
         return _EMPTY
     m: FrozenMap[_V] = FrozenMap.__new__(FrozenMap)
-    m._data = data
-    m._hash = None
+    _update(m, data)
     return m
-
-
-def _plain(m: Mapping[str, _V]) -> Mapping[str, _V]:
-    """The dict a FrozenMap wraps (to be read, never changed: for hot loops, where
-    FrozenMap's Python-level ``get`` shows), or ``m`` itself."""
-    return m._data if type(m) is FrozenMap else m
 
 
 def _str_map(value: Mapping[str, str] | None) -> FrozenMap[str]:

@@ -23,7 +23,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import attrs
@@ -82,19 +82,24 @@ class Plan:
     mirrors: tuple[Mirror, ...] = ()
     federated: tuple[Federation, ...] = ()
     # By (kind, namespace, name) as a plain tuple: cheaper to make and hash than a ref.
-    _index: Mapping[tuple[str, str, str], PlannedObject] = attrs.field(
-        init=False, repr=False, eq=False, factory=dict
+    # Made on the first lookup: planning itself never needs it.
+    _index: dict[tuple[str, str, str], PlannedObject] | None = attrs.field(
+        init=False, repr=False, eq=False, default=None
     )
 
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_index", {(o.kind, o.namespace, o.name): o for o in self.objects})
+    def _by_name(self) -> dict[tuple[str, str, str], PlannedObject]:
+        index = self._index
+        if index is None:
+            index = {(o.kind, o.namespace, o.name): o for o in self.objects}
+            object.__setattr__(self, "_index", index)
+        return index
 
     def get(self, ref: ObjectRef) -> PlannedObject | None:
         """The planned object ``ref`` names, or None."""
-        return self._index.get((ref.kind, ref.namespace, ref.name))
+        return self._by_name().get((ref.kind, ref.namespace, ref.name))
 
     def __contains__(self, ref: object) -> bool:
-        return isinstance(ref, ObjectRef) and (ref.kind, ref.namespace, ref.name) in self._index
+        return isinstance(ref, ObjectRef) and (ref.kind, ref.namespace, ref.name) in self._by_name()
 
     def __iter__(self) -> Iterator[PlannedObject]:
         return iter(self.objects)
@@ -124,43 +129,71 @@ class _Unit(NamedTuple):
     """Objects that stand or fall together (a mirror with its Endpoints and per-pod
     Services, or a federated Service). A tuple: one is made per candidate."""
 
-    refs: tuple[ObjectRef, ...]
+    # The object names the unit takes in its namespace: a Service and, for mirrors,
+    # Endpoints of each name (so two units collide exactly when they share a name).
+    names: tuple[str, ...]
     objects: tuple[Service | Endpoints, ...]
     namespace: str
     target: str  # "" for a federated Service
-    skip_ref: ObjectRef
     skip_cluster: str
     mirror: Mirror | None = None
     federation: Federation | None = None
 
     @property
+    def skip_ref(self) -> ObjectRef:
+        """What a skip of this unit names: the remote Service (or the federated
+        Service's winning member)."""
+        if self.mirror is not None:
+            return self.mirror.remote
+        assert self.federation is not None
+        return self.federation.winner.service.ref
+
+    @property
+    def owner(self) -> Mirror | Federation:
+        """The mirror or federated Service this unit is."""
+        if self.mirror is not None:
+            return self.mirror
+        assert self.federation is not None
+        return self.federation
+
+    @property
     def label(self) -> str:
         """What the unit is, for messages (made only when one is needed)."""
-        m = self.mirror
-        if m is not None:
-            return (
-                f"mirror {m.service.namespace}/{m.service.name} of Service "
-                f"{m.remote.namespace}/{m.remote.name} in cluster {self.target}"
-            )
-        assert self.federation is not None
-        ref = self.federation.service
-        return f"federated Service {ref.namespace}/{ref.name}"
+        return _describe(self.owner)
 
 
-#: (kind, namespace, name): the order of every output.
-_object_order = operator.attrgetter("kind", "namespace", "name")
+_name = operator.attrgetter("name")
+
+
+def _in_order(objects: Iterable[PlannedObject]) -> list[PlannedObject]:
+    """``objects`` by (kind, namespace, name), the order of every output.
+
+    Grouped by (kind, namespace), then each group by name: over twice as fast as one
+    sort by a tuple key, which makes a tuple per object and compares three fields."""
+    groups: dict[tuple[str, str], list[PlannedObject]] = {}
+    for o in objects:
+        key = (o.kind, o.namespace)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = group = []
+        group.append(o)
+    out: list[PlannedObject] = []
+    for key in sorted(groups):
+        group = groups[key]
+        group.sort(key=_name)
+        out.extend(group)
+    return out
 
 
 def _skip_sort_key(s: Skip) -> tuple[str, str, str, str, str, str]:
     return (s.cluster, s.ref.kind, s.ref.namespace, s.ref.name, s.code.value, s.message)
 
 
-def _blocking(source: ClusterState, ref: ObjectRef, scheme: Scheme) -> ObjectRef | None:
-    """A same-named local object we do not own, for a Service's or Endpoints' name.
+def _blocking(source: ClusterState, key: tuple[str, str], scheme: Scheme) -> ObjectRef | None:
+    """A same-named local object we do not own, for a (namespace, name) a unit takes.
 
     Both kinds are checked for every name: an unowned Endpoints would become the
     endpoints of our selector-less Service."""
-    key = (ref.namespace, ref.name)
     for obj in (source.services.get(key), source.endpoints.get(key)):
         if obj is not None and not scheme.is_owned(obj.labels):
             return obj.ref
@@ -183,9 +216,10 @@ def plan(
     """
     options = options or PlanOptions()
     skips: list[Skip] = []
-    units: list[_Unit] = []
     linked: list[tuple[Link, ClusterState]] = []
     pool = _Pool()
+    # Units are settled as they come (in plan order): only what is admitted is kept.
+    settle = _Settler(source, scheme, options, skips)
 
     for link in source.sorted_links():
         target = link.target_cluster_name
@@ -213,9 +247,11 @@ def plan(
             pool=pool,
         )
         skips.extend(link_skips)
-        units.extend(_mirror_unit(c, target) for c in candidates)
         for c in candidates:
-            skips.extend(c.skips)
+            if c.skips:
+                skips.extend(c.skips)
+            settle(_mirror_unit(c, target))
+        del candidates
 
     local_selector = parse_local_selector(options.local_federated_selector, scheme)
     federations, fed_skips, conflicts = federate(
@@ -227,11 +263,12 @@ def plan(
         local_excluded_annotations=options.local_excluded_annotations,
     )
     skips.extend(fed_skips)
-    units.extend(_federated_unit(federation, service) for federation, service in federations)
+    for federation, service in federations:
+        settle(_federated_unit(federation, service))
+    del federations
 
-    objects, mirrors, feds, unit_skips = _settle(source, units, scheme, options)
-    skips.extend(unit_skips)
-    objects.sort(key=_object_order)
+    objects = _in_order([*settle.objects, *settle.created_namespaces.values()])
+    feds = settle.federations
     kept_refs = {f.service for f in feds}
     return Plan(
         source=source.name,
@@ -240,7 +277,7 @@ def plan(
         conflicts=tuple(
             sorted((c for c in conflicts if c.ref in kept_refs), key=lambda c: (c.ref, c.code))
         ),
-        mirrors=tuple(mirrors),
+        mirrors=tuple(settle.mirrors),
         federated=tuple(feds),
     )
 
@@ -248,11 +285,10 @@ def plan(
 def _federated_unit(federation: Federation, service: Service) -> _Unit:
     winner = federation.winner
     return _Unit(
-        refs=(service.ref,),
+        names=(service.name,),
         objects=(service,),
         namespace=service.namespace,
         target="" if winner.local else winner.cluster,
-        skip_ref=winner.service.ref,
         skip_cluster=winner.cluster,
         federation=federation,
     )
@@ -260,59 +296,81 @@ def _federated_unit(federation: Federation, service: Service) -> _Unit:
 
 def _mirror_unit(candidate: Candidate, target: str) -> _Unit:
     m = candidate.mirror
-    return _Unit(
-        refs=m.refs,
-        objects=candidate.objects,
-        namespace=m.remote.namespace,
-        target=target,
-        skip_ref=m.remote,
-        skip_cluster=target,
-        mirror=m,
+    return _Unit(m.names, candidate.objects, m.namespace, target, target, m)
+
+
+class _Settler:
+    """Checks each unit, in plan order, against the source (namespace, ownership) and
+    the units admitted before it (names), and keeps what is admitted."""
+
+    __slots__ = (
+        "claimed",
+        "created_namespaces",
+        "federations",
+        "mirrors",
+        "objects",
+        "options",
+        "scheme",
+        "skips",
+        "source",
     )
 
+    def __init__(
+        self, source: ClusterState, scheme: Scheme, options: PlanOptions, skips: list[Skip]
+    ) -> None:
+        self.source = source
+        self.scheme = scheme
+        self.options = options
+        self.skips = skips
+        self.objects: list[PlannedObject] = []
+        self.mirrors: list[Mirror] = []
+        self.federations: list[Federation] = []
+        # (namespace, name) -> what took it (a Mirror or a Federation, for messages).
+        self.claimed: dict[tuple[str, str], Mirror | Federation] = {}
+        self.created_namespaces: dict[str, Namespace] = {}
 
-def _settle(
-    source: ClusterState,
-    units: Sequence[_Unit],
-    scheme: Scheme,
-    options: PlanOptions,
-) -> tuple[list[PlannedObject], list[Mirror], list[Federation], list[Skip]]:
-    """Check each unit against the source: namespace, name collisions, ownership."""
-    objects: list[PlannedObject] = []
-    mirrors: list[Mirror] = []
-    feds: list[Federation] = []
-    skips: list[Skip] = []
-    claimed: dict[ObjectRef, _Unit] = {}
-    created_namespaces: dict[str, Namespace] = {}
-
-    for unit in units:
-        problem = _admit(source, unit, claimed, scheme, options)
+    def __call__(self, unit: _Unit) -> None:
+        source = self.source
+        problem = _admit(source, unit, self.claimed, self.scheme, self.options)
         if problem is not None:
-            skips.append(problem)
-            continue
-        for r in unit.refs:
-            claimed[r] = unit
-        objects.extend(unit.objects)
+            self.skips.append(problem)
+            return
+        ns = unit.namespace
+        owner = unit.owner
+        claimed = self.claimed
+        for name in unit.names:
+            claimed[(ns, name)] = owner
+        self.objects.extend(unit.objects)
         if unit.mirror is not None:
-            mirrors.append(unit.mirror)
+            self.mirrors.append(unit.mirror)
         if unit.federation is not None:
-            feds.append(unit.federation)
-        if not source.has_namespace(unit.namespace) and unit.namespace not in created_namespaces:
-            created_namespaces[unit.namespace] = Namespace(
-                unit.namespace,
+            self.federations.append(unit.federation)
+        if ns not in source.namespaces and ns not in self.created_namespaces:
+            scheme = self.scheme
+            self.created_namespaces[ns] = Namespace(
+                ns,
                 labels={
                     scheme.mirrored_service_label: scheme.true_value,
                     scheme.cluster_name_label: unit.target,
                 },
             )
-    objects.extend(created_namespaces.values())
-    return objects, mirrors, feds, skips
+
+
+def _describe(owner: Mirror | Federation) -> str:
+    """What took a name, for messages."""
+    if isinstance(owner, Mirror):
+        return (
+            f"mirror {owner.namespace}/{owner.name} of Service "
+            f"{owner.namespace}/{owner.remote_name} in cluster {owner.target}"
+        )
+    ref = owner.service
+    return f"federated Service {ref.namespace}/{ref.name}"
 
 
 def _admit(
     source: ClusterState,
     unit: _Unit,
-    claimed: Mapping[ObjectRef, _Unit],
+    claimed: Mapping[tuple[str, str], Mirror | Federation],
     scheme: Scheme,
     options: PlanOptions,
 ) -> Skip | None:
@@ -330,16 +388,17 @@ def _admit(
             f"{unit.label} is not planned: namespace {unit.namespace!r} does not exist "
             f"in cluster {source.name}; create it (or enable namespace creation)",
         )
-    for r in unit.refs:
-        taken = claimed.get(r)
+    keys = [(unit.namespace, name) for name in unit.names]
+    for key in keys:
+        taken = claimed.get(key)
         if taken is not None:
             return skip(
                 SkipCode.NAME_COLLISION,
-                f"{unit.label} is not planned: its name is already taken by {taken.label}; "
+                f"{unit.label} is not planned: its name is already taken by {_describe(taken)}; "
                 "rename one of them",
             )
-    for r in unit.refs:
-        blocker = _blocking(source, r, scheme)
+    for key in keys:
+        blocker = _blocking(source, key, scheme)
         if blocker is not None:
             return skip(
                 SkipCode.NOT_OWNED,
