@@ -201,6 +201,6 @@ def cluster_states(
     >>> states["east"].has_namespace("shop")
     True
     """
-    cache: dict[Any, Any] = {}  # equal ports (and checked timestamps) shared by all
+    cache: dict[Any, Any] = {}  # equal ports and port tuples, shared by all
     with paused_gc(gc_mode):
         return {name: _cluster_state(name, d, cache) for name, d in docs.items()}

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+import attrs
+
 from meshmirror.labels import Selector, SelectorError
 from meshmirror.model import (
     AnyObject,
@@ -41,7 +43,6 @@ from meshmirror.model import (
     ProbeSpec,
     Service,
     ServicePort,
-    _frozen_sorted,
     frozen_map,
 )
 
@@ -477,284 +478,402 @@ def _endpoint_slice_parts(
 # take the common, well-formed case (plain dicts, lists and strings, as json.loads and
 # YAML give them) with as little work as possible, and raise _Unusual at the first thing
 # they do not expect; the careful reader then reads the object again, so results and
-# errors are the same. Repeated small values (ports) are shared through a cache that
-# lives for one cluster_state call.
+# errors are the same. Repeated small values (ports, port tuples) are shared through a
+# cache that lives for one load. They are written flat (few calls, one dict lookup per
+# field) because they run for every Service and Endpoints of every cluster.
 
 
 class _Unusual(Exception):
     """Not the common case: let the careful reader handle (or reject) the object."""
 
 
-_join = "".join
 _EMPTY_MAP: FrozenMap[str] = frozen_map(None)
+_new = object.__new__
+# FrozenMap is a read-only dict: made here as model._frozen_sorted makes it, minus a call.
+_map_new = FrozenMap.__new__
+_map_fill = dict.update
+_NO_SPEC: Mapping[str, Any] = MappingProxyType({})
+
+
+def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of ``cls``'s attrs fields, which must be exactly ``names``, in order.
+
+    The fast readers build model values with these rather than through ``__init__``: the
+    arguments already have the converted types (converters would return them unchanged)
+    and the classes have no validators, so the values are the same, at half the cost.
+    """
+    fields = tuple(a.name for a in attrs.fields(cls))
+    if fields != names:  # the model changed: update the fast readers with it
+        raise TypeError(f"{cls.__name__} has fields {fields}, the fast reader sets {names}")
+    return tuple(cls.__dict__[n].__set__ for n in names)
+
+
+(_ref_kind, _ref_namespace, _ref_name) = _slot_setters(ObjectRef, ("kind", "namespace", "name"))
+(
+    _svc_namespace,
+    _svc_name,
+    _svc_labels,
+    _svc_annotations,
+    _svc_ports,
+    _svc_type,
+    _svc_cluster_ip,
+    _svc_session_affinity,
+    _svc_selector,
+    _svc_external_name,
+    _svc_resource_version,
+    _svc_uid,
+    _svc_creation_timestamp,
+) = _slot_setters(
+    Service,
+    (
+        "namespace",
+        "name",
+        "labels",
+        "annotations",
+        "ports",
+        "type",
+        "cluster_ip",
+        "session_affinity",
+        "selector",
+        "external_name",
+        "resource_version",
+        "uid",
+        "creation_timestamp",
+    ),
+)
+(_addr_ip, _addr_hostname, _addr_node_name, _addr_target_ref) = _slot_setters(
+    EndpointAddress, ("ip", "hostname", "node_name", "target_ref")
+)
+(_sub_addresses, _sub_not_ready_addresses, _sub_ports) = _slot_setters(
+    EndpointSubset, ("addresses", "not_ready_addresses", "ports")
+)
+(
+    _eps_namespace,
+    _eps_name,
+    _eps_labels,
+    _eps_annotations,
+    _eps_subsets,
+    _eps_resource_version,
+    _eps_uid,
+    _eps_creation_timestamp,
+) = _slot_setters(
+    Endpoints,
+    (
+        "namespace",
+        "name",
+        "labels",
+        "annotations",
+        "subsets",
+        "resource_version",
+        "uid",
+        "creation_timestamp",
+    ),
+)
 
 
 def _fast_map(value: Any) -> FrozenMap[str]:
-    if value is None:
-        return _EMPTY_MAP
+    """Labels, annotations or a selector: a dict of strings."""
     if type(value) is not dict:
+        if value is None:
+            return _EMPTY_MAP
         raise _Unusual
     if not value:
         return _EMPTY_MAP
-    try:  # every key and value a string (join refuses anything else)
-        _join(value)
-        _join(value.values())
-    except TypeError:
-        raise _Unusual from None
-    keys = [*value]
-    # kubectl prints map keys sorted, so the copy usually needs no sorting.
-    if keys == sorted(keys):
-        return _frozen_sorted(value.copy())
-    return FrozenMap(value)
+    # One pass: exact types (no str subclass: the careful reader keeps those) and
+    # whether the keys are already sorted (kubectl prints them so).
+    ordered = True
+    last = ""
+    for k, v in value.items():
+        if type(k) is not str or type(v) is not str:
+            raise _Unusual
+        if k < last:
+            ordered = False
+        last = k
+    if not ordered:
+        return FrozenMap(value)
+    m = _map_new(FrozenMap)
+    _map_fill(m, value)
+    return m
 
 
-def _fast_opt_str(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    raise _Unusual
+def _fast_ports(raw: list[Any], cache: dict[Any, Any]) -> tuple[ServicePort, ...]:
+    """``spec.ports``; Services with equal ports share one tuple (the planner shares
+    per tuple too), and equal ports one ServicePort."""
+    keys = []
+    for p in raw:
+        if type(p) is not dict:
+            raise _Unusual
+        app_protocol = p.get("appProtocol")
+        name = p.get("name")
+        node_port = p.get("nodePort")
+        port = p.get("port")
+        protocol = p.get("protocol")
+        target = p.get("targetPort")
+        # Exact types first: the cache must never confuse True with 1 or 80.0 with 80.
+        if (
+            type(port) is not int
+            or (type(name) is not str and name is not None)
+            or (type(protocol) is not str and protocol is not None)
+            or (type(target) is not int and type(target) is not str and target is not None)
+            or (type(node_port) is not int and node_port is not None)
+            or (type(app_protocol) is not str and app_protocol is not None)
+        ):
+            raise _Unusual
+        keys.append(("S", port, name, protocol, target, node_port, app_protocol))
+    # One lookup for the whole list (its key holds every port's key, so equal keys mean
+    # equal ports); the ports themselves only when a new list turns up.
+    list_key = tuple(keys)
+    found: tuple[ServicePort, ...] | None = cache.get(list_key)
+    if found is not None:
+        return found
+    ports = []
+    for key in keys:
+        sp: ServicePort | None = cache.get(key)
+        if sp is None:
+            _, port, name, protocol, target, node_port, app_protocol = key
+            if (
+                not 1 <= port <= 65535
+                or (type(target) is int and not 1 <= target <= 65535)
+                or (node_port is not None and not 1 <= node_port <= 65535)
+            ):
+                raise _Unusual
+            sp = cache[key] = ServicePort(
+                port,
+                "" if name is None else name,
+                "TCP" if protocol is None else protocol,
+                target,
+                node_port,
+                app_protocol,
+            )
+        ports.append(sp)
+    found = cache[list_key] = tuple(ports)
+    return found
 
 
 def _fast_meta(
-    doc: dict[str, Any], cache: dict[Any, Any]
-) -> tuple[dict[str, Any], str, str, str, str, str | None]:
-    """metadata, namespace, name, resourceVersion, uid, creationTimestamp."""
+    doc: dict[str, Any], stamps: set[str]
+) -> tuple[FrozenMap[str], str | None, FrozenMap[str], str, str, str, str]:
+    """annotations, creationTimestamp, labels, name, namespace, resourceVersion, uid."""
     meta = doc.get("metadata")
     if type(meta) is not dict:
         raise _Unusual
-    name = meta.get("name")
-    namespace = meta.get("namespace", "default")
-    rv = meta.get("resourceVersion")
-    uid = meta.get("uid")
+    # In the order kubectl prints (and json.loads allocates) them: reading memory in
+    # order is measurably faster on a large load.
+    annotations = _fast_map(meta.get("annotations"))
     ts = meta.get("creationTimestamp")
-    if type(name) is not str or not name or type(namespace) is not str or not namespace:
-        raise _Unusual
-    if rv is None:
-        rv = ""
-    elif type(rv) is not str:
-        raise _Unusual
-    if uid is None:
-        uid = ""
-    elif type(uid) is not str:
-        raise _Unusual
-    if ts is not None:
-        if type(ts) is not str:
-            raise _Unusual
-        if ts not in cache:  # objects made together share a timestamp
+    if type(ts) is str:
+        if ts not in stamps:  # a Service and its Endpoints share a timestamp
             try:
                 parse_timestamp(ts)
             except ValueError:
                 raise _Unusual from None
-            cache[ts] = None  # valid (the cache's other keys are tuples)
-    return meta, namespace, name, rv, uid, ts
-
-
-def _fast_service_port(p: Any, cache: dict[Any, Any]) -> ServicePort:
-    if type(p) is not dict:
+            stamps.add(ts)
+    elif ts is not None:
         raise _Unusual
-    port = p.get("port")
-    name = p.get("name")
-    protocol = p.get("protocol")
-    target = p.get("targetPort")
-    node_port = p.get("nodePort")
-    app_protocol = p.get("appProtocol")
-    # Exact types first: the cache must never confuse True with 1 or 80.0 with 80.
-    if (
-        type(port) is not int
-        or (name is not None and type(name) is not str)
-        or (protocol is not None and type(protocol) is not str)
-        or (target is not None and type(target) is not int and type(target) is not str)
-        or (node_port is not None and type(node_port) is not int)
-        or (app_protocol is not None and type(app_protocol) is not str)
-    ):
+    labels = _fast_map(meta.get("labels"))
+    name = meta.get("name")
+    namespace = meta.get("namespace", "default")
+    rv = meta.get("resourceVersion")
+    uid = meta.get("uid")
+    if type(name) is not str or not name or type(namespace) is not str or not namespace:
         raise _Unusual
-    key = ("S", port, name, protocol, target, node_port, app_protocol)
-    found: ServicePort | None = cache.get(key)
-    if found is None:
-        if (
-            not 1 <= port <= 65535
-            or (type(target) is int and not 1 <= target <= 65535)
-            or (node_port is not None and not 1 <= node_port <= 65535)
-        ):
+    if type(rv) is not str:
+        if rv is not None:
             raise _Unusual
-        found = ServicePort(
-            port,
-            "" if name is None else name,
-            "TCP" if protocol is None else protocol,
-            target,
-            node_port,
-            app_protocol,
-        )
-        cache[key] = found
-    return found
+        rv = ""
+    if type(uid) is not str:
+        if uid is not None:
+            raise _Unusual
+        uid = ""
+    return annotations, ts, labels, name, namespace, rv, uid
 
 
-def _fast_ports(raw: list[Any], cache: dict[Any, Any]) -> tuple[ServicePort, ...]:
-    ports = [_fast_service_port(p, cache) for p in raw]
-    # Services with the same ports share one tuple (the planner shares per tuple too).
-    # The cache holds every port, so ids are stable keys while it lives.
-    key = tuple(map(id, ports))
-    found: tuple[ServicePort, ...] | None = cache.get(key)
-    if found is None:
-        found = cache[key] = tuple(ports)
-    return found
-
-
-def _fast_service(doc: dict[str, Any], cache: dict[Any, Any]) -> Service:
-    meta, namespace, name, rv, uid, ts = _fast_meta(doc, cache)
+def _fast_service(doc: dict[str, Any], cache: dict[Any, Any], stamps: set[str]) -> Service:
+    annotations, ts, labels, name, namespace, rv, uid = _fast_meta(doc, stamps)
     spec = doc.get("spec")
-    if spec is None:
-        spec = {}
-    elif type(spec) is not dict:
-        raise _Unusual
+    if type(spec) is not dict:
+        if spec is not None:
+            raise _Unusual
+        spec = _NO_SPEC
+    cluster_ip = spec.get("clusterIP")
+    external_name = spec.get("externalName")
     raw_ports = spec.get("ports")
-    if raw_ports is None:
-        ports: tuple[ServicePort, ...] = ()
-    elif type(raw_ports) is list:
-        ports = _fast_ports(raw_ports, cache)
+    if type(raw_ports) is list:
+        ports = _fast_ports(raw_ports, cache) if raw_ports else ()
+    elif raw_ports is None:
+        ports = ()
     else:
         raise _Unusual
     selector = spec.get("selector")
+    if selector is not None:
+        selector = _fast_map(selector)
+    session_affinity = spec.get("sessionAffinity")
     type_ = spec.get("type")
-    if type_ is None:
+    if type(type_) is not str:
+        if type_ is not None:
+            raise _Unusual
         type_ = "ClusterIP"
-    elif type(type_) is not str:
+    if (
+        (type(cluster_ip) is not str and cluster_ip is not None)
+        or (type(session_affinity) is not str and session_affinity is not None)
+        or (type(external_name) is not str and external_name is not None)
+    ):
         raise _Unusual
-    return Service(
-        namespace,
-        name,
-        _fast_map(meta.get("labels")),
-        _fast_map(meta.get("annotations")),
-        ports,
-        type_,
-        _fast_opt_str(spec.get("clusterIP")),
-        _fast_opt_str(spec.get("sessionAffinity")),
-        None if selector is None else _fast_map(selector),
-        _fast_opt_str(spec.get("externalName")),
-        rv,
-        uid,
-        ts,
-    )
+    svc = _new(Service)
+    _svc_namespace(svc, namespace)
+    _svc_name(svc, name)
+    _svc_labels(svc, labels)
+    _svc_annotations(svc, annotations)
+    _svc_ports(svc, ports)
+    _svc_type(svc, type_)
+    _svc_cluster_ip(svc, cluster_ip)
+    _svc_session_affinity(svc, session_affinity)
+    _svc_selector(svc, selector)
+    _svc_external_name(svc, external_name)
+    _svc_resource_version(svc, rv)
+    _svc_uid(svc, uid)
+    _svc_creation_timestamp(svc, ts)
+    return svc
 
 
-def _fast_str(value: Any) -> str:
-    if value is None:
-        return ""
-    if type(value) is str:
-        return value
-    raise _Unusual
-
-
-def _fast_addresses(value: Any) -> tuple[EndpointAddress, ...]:
-    if value is None:
-        return ()
-    if type(value) is not list:
-        raise _Unusual
+def _fast_addresses(value: list[Any]) -> tuple[EndpointAddress, ...]:
     out = []
     for a in value:
         if type(a) is not dict:
             raise _Unusual
+        hostname = a.get("hostname")
         ip = a.get("ip")
-        if type(ip) is not str:
-            raise _Unusual
+        node_name = a.get("nodeName")
         raw_ref = a.get("targetRef")
-        if raw_ref is None:
-            target_ref = None
-        elif type(raw_ref) is dict:
-            target_ref = ObjectRef(
-                _fast_str(raw_ref.get("kind")),
-                _fast_str(raw_ref.get("namespace")),
-                _fast_str(raw_ref.get("name")),
-            )
+        if (
+            type(ip) is not str
+            or (type(hostname) is not str and hostname is not None)
+            or (type(node_name) is not str and node_name is not None)
+        ):
+            raise _Unusual
+        addr = _new(EndpointAddress)
+        _addr_ip(addr, ip)
+        _addr_hostname(addr, hostname)
+        _addr_node_name(addr, node_name)
+        if type(raw_ref) is dict:
+            kind = raw_ref.get("kind", "")
+            name = raw_ref.get("name", "")
+            namespace = raw_ref.get("namespace", "")
+            # Each present and a string (None, like absent, reads as "").
+            if type(kind) is not str:
+                if kind is not None:
+                    raise _Unusual
+                kind = ""
+            if type(namespace) is not str:
+                if namespace is not None:
+                    raise _Unusual
+                namespace = ""
+            if type(name) is not str:
+                if name is not None:
+                    raise _Unusual
+                name = ""
+            ref = _new(ObjectRef)
+            _ref_kind(ref, kind)
+            _ref_namespace(ref, namespace)
+            _ref_name(ref, name)
+            _addr_target_ref(addr, ref)
+        elif raw_ref is None:
+            _addr_target_ref(addr, None)
         else:
             raise _Unusual
-        out.append(
-            EndpointAddress(
-                ip,
-                _fast_opt_str(a.get("hostname")),
-                _fast_opt_str(a.get("nodeName")),
-                target_ref,
-            )
-        )
+        out.append(addr)
     return tuple(out)
 
 
-def _fast_endpoint_ports(value: Any, cache: dict[Any, Any]) -> tuple[EndpointPort, ...]:
-    if value is None:
-        return ()
-    if type(value) is not list:
-        raise _Unusual
-    out = []
+def _fast_endpoint_ports(value: list[Any], cache: dict[Any, Any]) -> tuple[EndpointPort, ...]:
+    """A subset's ``ports``, shared like a Service's (see :func:`_fast_ports`)."""
+    keys = []
     for p in value:
         if type(p) is not dict:
             raise _Unusual
-        port = p.get("port")
-        name = p.get("name")
-        protocol = p.get("protocol")
         app_protocol = p.get("appProtocol")
+        name = p.get("name")
+        port = p.get("port")
+        protocol = p.get("protocol")
         if (
             type(port) is not int
-            or (name is not None and type(name) is not str)
-            or (protocol is not None and type(protocol) is not str)
-            or (app_protocol is not None and type(app_protocol) is not str)
+            or (type(name) is not str and name is not None)
+            or (type(protocol) is not str and protocol is not None)
+            or (type(app_protocol) is not str and app_protocol is not None)
         ):
             raise _Unusual
-        key = ("E", port, name, protocol, app_protocol)
-        found: EndpointPort | None = cache.get(key)
-        if found is None:
+        keys.append(("E", port, name, protocol, app_protocol))
+    list_key = tuple(keys)
+    found: tuple[EndpointPort, ...] | None = cache.get(list_key)
+    if found is not None:
+        return found
+    out = []
+    for key in keys:
+        ep: EndpointPort | None = cache.get(key)
+        if ep is None:
+            _, port, name, protocol, app_protocol = key
             if not 1 <= port <= 65535:
                 raise _Unusual
-            found = EndpointPort(
+            ep = cache[key] = EndpointPort(
                 port,
                 "" if name is None else name,
                 "TCP" if protocol is None else protocol,
                 app_protocol,
             )
-            cache[key] = found
-        out.append(found)
-    return tuple(out)
+        out.append(ep)
+    found = cache[list_key] = tuple(out)
+    return found
 
 
-def _fast_endpoints(doc: dict[str, Any], cache: dict[Any, Any]) -> Endpoints:
-    meta, namespace, name, rv, uid, ts = _fast_meta(doc, cache)
+def _fast_endpoints(doc: dict[str, Any], cache: dict[Any, Any], stamps: set[str]) -> Endpoints:
+    annotations, ts, labels, name, namespace, rv, uid = _fast_meta(doc, stamps)
     raw_subsets = doc.get("subsets")
     subsets: list[EndpointSubset] = []
-    if raw_subsets is not None:
-        if type(raw_subsets) is not list:
-            raise _Unusual
+    if type(raw_subsets) is list:
         for s in raw_subsets:
             if type(s) is not dict:
                 raise _Unusual
-            subsets.append(
-                EndpointSubset(
-                    _fast_addresses(s.get("addresses")),
-                    _fast_addresses(s.get("notReadyAddresses")),
-                    _fast_endpoint_ports(s.get("ports"), cache),
-                )
-            )
-    return Endpoints(
-        namespace,
-        name,
-        _fast_map(meta.get("labels")),
-        _fast_map(meta.get("annotations")),
-        tuple(subsets),
-        rv,
-        uid,
-        ts,
-    )
+            subset = _new(EndpointSubset)
+            ready = s.get("addresses")
+            if type(ready) is list:
+                _sub_addresses(subset, _fast_addresses(ready))
+            elif ready is None:
+                _sub_addresses(subset, ())
+            else:
+                raise _Unusual
+            not_ready = s.get("notReadyAddresses")
+            if type(not_ready) is list:
+                _sub_not_ready_addresses(subset, _fast_addresses(not_ready))
+            elif not_ready is None:
+                _sub_not_ready_addresses(subset, ())
+            else:
+                raise _Unusual
+            raw_ports = s.get("ports")
+            if type(raw_ports) is list:
+                _sub_ports(subset, _fast_endpoint_ports(raw_ports, cache))
+            elif raw_ports is None:
+                _sub_ports(subset, ())
+            else:
+                raise _Unusual
+            subsets.append(subset)
+    elif raw_subsets is not None:
+        raise _Unusual
+    eps = _new(Endpoints)
+    _eps_namespace(eps, namespace)
+    _eps_name(eps, name)
+    _eps_labels(eps, labels)
+    _eps_annotations(eps, annotations)
+    _eps_subsets(eps, tuple(subsets))
+    _eps_resource_version(eps, rv)
+    _eps_uid(eps, uid)
+    _eps_creation_timestamp(eps, ts)
+    return eps
 
 
-def _read(doc: Mapping[str, Any], cache: dict[Any, Any]) -> AnyObject | None:
-    """:func:`from_manifest`, through the fast path where it applies."""
-    if type(doc) is dict and doc.get("apiVersion") == "v1":
-        kind = doc.get("kind")
-        try:
-            if kind == "Service":
-                return _fast_service(doc, cache)
-            if kind == "Endpoints":
-                return _fast_endpoints(doc, cache)
-        except _Unusual:
-            pass
-    return from_manifest(doc)
+def _fast_namespace(doc: dict[str, Any], stamps: set[str]) -> Namespace:
+    # A Namespace's metadata.namespace means nothing; an odd one sends it the careful way.
+    annotations, ts, labels, name, _, rv, uid = _fast_meta(doc, stamps)
+    return Namespace(name, labels, annotations, rv, uid, ts)
 
 
 _READERS: Mapping[tuple[str, str], Callable[[Mapping[str, Any]], AnyObject]] = MappingProxyType(
@@ -796,7 +915,7 @@ def iter_documents(docs: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
     for doc in docs:
         if doc is None:
             continue
-        if not isinstance(doc, Mapping):
+        if type(doc) is not dict and not isinstance(doc, Mapping):
             _fail(f"a document must be a mapping, not {type(doc).__name__}", "", "")
         kind = doc.get("kind")
         if isinstance(kind, str) and kind.endswith("List") and "items" in doc:
@@ -805,7 +924,19 @@ def iter_documents(docs: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
                 continue
             if not isinstance(items, list):
                 _fail("must be a list", kind, "items")
-            yield from iter_documents(items)
+            for item in items:
+                # A plain object straight away: a List of thousands costs one generator
+                # level, not two. Anything else as one more document.
+                if type(item) is dict:
+                    item_kind = item.get("kind")
+                    if not (
+                        isinstance(item_kind, str)
+                        and item_kind.endswith("List")
+                        and "items" in item
+                    ):
+                        yield item
+                        continue
+                yield from iter_documents((item,))
         else:
             yield doc
 
@@ -820,12 +951,33 @@ def cluster_state(name: str, docs: Iterable[Any]) -> ClusterState:
 
 
 def _cluster_state(name: str, docs: Iterable[Any], cache: dict[Any, Any]) -> ClusterState:
-    """:func:`cluster_state` sharing ``cache`` (ports, port tuples, checked timestamps)
-    with other calls: the loader reads many clusters into values they share."""
-    objects: list[AnyObject] = []
+    """:func:`cluster_state` sharing ``cache`` (ports and port tuples) with other calls:
+    the loader reads many clusters into values they share."""
+    # Indexed as read (what ClusterState.build does, without a second pass): the first
+    # object of each kind that clashes with an earlier one is kept, and raised (in
+    # build's order of kinds) only once every object has been read.
+    namespaces: dict[str, Namespace] = {}
+    services: dict[tuple[str, str], Service] = {}
+    endpoints: dict[tuple[str, str], Endpoints] = {}
+    links: dict[tuple[str, str], Link] = {}
+    config_maps: dict[tuple[str, str], ConfigMap] = {}
+    tables: dict[str, dict[Any, Any]] = {
+        "Namespace": namespaces,
+        "Service": services,
+        "Endpoints": endpoints,
+        "Link": links,
+        "ConfigMap": config_maps,
+    }
+    clashes: dict[str, AnyObject] = {}
+    # Timestamps checked in this cluster: a small set stays in the CPU caches, where one
+    # for every cluster would cost as much to look up as a timestamp to check.
+    stamps: set[str] = set()
     slices: dict[tuple[str, str], list[tuple[str, Endpoints]]] = {}
+    obj: AnyObject | None
+    at: str | tuple[str, str]
     for doc in iter_documents(docs):
-        if doc.get("kind") == "EndpointSlice" and doc.get("apiVersion") in (
+        kind = doc.get("kind")
+        if kind == "EndpointSlice" and doc.get("apiVersion") in (
             "discovery.k8s.io/v1",
             "discovery.k8s.io/v1beta1",
         ):
@@ -834,14 +986,31 @@ def _cluster_state(name: str, docs: Iterable[Any], cache: dict[Any, Any]) -> Clu
                 key, slice_name, eps = parts
                 slices.setdefault(key, []).append((slice_name, eps))
             continue
-        obj = _read(doc, cache)
-        if obj is not None:
-            objects.append(obj)
-    if not slices:
-        return _build(name, objects)
-    have = {(o.namespace, o.name) for o in objects if isinstance(o, Endpoints)}
+        obj = None
+        if type(doc) is dict and doc.get("apiVersion") == "v1":
+            try:
+                if kind == "Service":
+                    obj = _fast_service(doc, cache, stamps)
+                elif kind == "Endpoints":
+                    obj = _fast_endpoints(doc, cache, stamps)
+                elif kind == "Namespace":
+                    obj = _fast_namespace(doc, stamps)
+            except _Unusual:
+                pass
+        if obj is None:
+            obj = from_manifest(doc)
+            if obj is None:
+                continue
+        obj_kind = obj.kind
+        at = obj.name if obj_kind == "Namespace" else (obj.namespace, obj.name)
+        table = tables[obj_kind]
+        seen = table.setdefault(at, obj)
+        if seen is not obj:
+            if seen != obj and obj_kind not in clashes:
+                clashes[obj_kind] = obj
+            table[at] = obj
     for key in sorted(slices):
-        if key in have:
+        if key in endpoints:
             continue
         by_name: dict[str, Endpoints] = {}
         for slice_name, eps in slices[key]:
@@ -855,23 +1024,26 @@ def _cluster_state(name: str, docs: Iterable[Any], cache: dict[Any, Any]) -> Clu
             by_name[slice_name] = eps
         pieces = sorted(by_name.items())
         first = pieces[0][1]
-        objects.append(
-            Endpoints(
-                namespace=first.namespace,
-                name=first.name,
-                labels=first.labels,
-                subsets=tuple(s for _, e in pieces for s in e.subsets),
-                resource_version=first.resource_version,
-            )
+        endpoints[key] = Endpoints(
+            namespace=first.namespace,
+            name=first.name,
+            labels=first.labels,
+            subsets=tuple(s for _, e in pieces for s in e.subsets),
+            resource_version=first.resource_version,
         )
-    return _build(name, objects)
-
-
-def _build(name: str, objects: list[AnyObject]) -> ClusterState:
-    try:
-        return ClusterState.build(name, objects)
-    except DuplicateObjectError as err:
-        raise ManifestError(str(err), ref=str(err.ref)) from err
+    for kind in tables:
+        clash = clashes.get(kind)
+        if clash is not None:
+            err = DuplicateObjectError(name, clash.ref)
+            raise ManifestError(str(err), ref=str(err.ref)) from err
+    return ClusterState(
+        name=name,
+        namespaces=namespaces,
+        services=services,
+        endpoints=endpoints,
+        links=links,
+        config_maps=config_maps,
+    )
 
 
 # -- model -> dict --------------------------------------------------------------------
