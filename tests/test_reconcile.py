@@ -1031,6 +1031,55 @@ def test_headless_mirrors_settle() -> None:
     assert set(report.updated) == refs("Endpoints shop/db-0-east", "Endpoints shop/db-1-east")
 
 
+def test_a_headless_switch_waits_for_an_unreachable_remote() -> None:
+    """Switching a mirror's headlessness takes a delete and a create: never from the
+    last known state of a cluster that cannot be read (the create could fail, leaving
+    nothing); the mirror stays as it is until the cluster is back."""
+    pod_eps = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {
+            "name": "db",
+            "namespace": "shop",
+            "labels": {"service.kubernetes.io/headless": ""},
+        },
+        "subsets": [
+            {
+                "addresses": [{"ip": "10.1.0.5", "hostname": "db-0"}],
+                "ports": [{"name": "http", "port": 80}],
+            }
+        ],
+    }
+    w = World(
+        {"east": [svc("db", clusterIP="None"), pod_eps]},
+        options=PlanOptions(enable_headless_services=True),
+    )
+    w.settle()
+    assert w.get("Service", "db-east")["spec"]["clusterIP"] == "None"
+    # The pods lose their hostnames (a Deployment now): an ordinary ClusterIP mirror is
+    # planned, but this round's writes to west all fail, so db-east stays headless.
+    del pod_eps["subsets"][0]["addresses"][0]["hostname"]
+    w.east.apply([pod_eps])
+    w.west.set_faults(Faults(conflict=1.0))
+    w.run()
+    w.west.set_faults(None)
+    assert w.get("Service", "db-east")["spec"]["clusterIP"] == "None"
+
+    w.east.set_reachable(False)
+    held = {r: w.owned()[r] for r in refs("Service shop/db-east", "Endpoints shop/db-east")}
+    for step in (0, 400):  # within and past the grace (per-pod Endpoints go not ready)
+        w.clock.advance(step)
+        report = w.run()
+        assert report.ok and report.unreachable == ("east",)
+        assert not report.deleted and not report.created, report
+        assert {r: w.owned()[r] for r in held} == held
+
+    w.east.set_reachable(True)
+    w.settle()
+    w.assert_matches_plan()
+    assert w.get("Service", "db-east")["spec"].get("clusterIP") != "None"
+
+
 def test_remote_endpoint_slices_are_read() -> None:
     sl = {
         "apiVersion": "discovery.k8s.io/v1",

@@ -528,7 +528,9 @@ class Reconciler:
     ) -> dict[ObjectRef, str]:
         """Owned objects derived from a linked cluster not read in this run, to be left
         as they are (ref -> that cluster): never deleted, and not updated unless planned
-        from its last known state (or claimed by a Link whose cluster was read).
+        from its last known state (or claimed by a Link whose cluster was read). A
+        mirror whose Service would switch headlessness (a delete and a create) is held
+        whole until the cluster is read again.
 
         Its mirrors (``cluster-name`` label) and, when its state is unknown, federated
         Services listing one of its members. Past the grace, held gateway Endpoints
@@ -556,6 +558,17 @@ class Reconciler:
                 )
                 if not claimed:
                     held[obj.ref] = cluster
+                elif (
+                    isinstance(obj, Service)
+                    and isinstance(want, Service)
+                    and want.headless != obj.headless
+                ):
+                    # Switching headlessness takes a delete and a create (clusterIP is
+                    # immutable): never a delete from a stale state. The mirror (its
+                    # Service and Endpoints) waits as it is until the cluster is read.
+                    held[obj.ref] = cluster
+                    if source.endpoints_of(obj.namespace, obj.name) is not None:
+                        held[ObjectRef("Endpoints", obj.namespace, obj.name)] = cluster
                 continue
             entries = obj.annotations.get(s.remote_discovery_annotation)
             if isinstance(obj, Service) and entries and cluster is None:
