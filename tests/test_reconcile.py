@@ -995,25 +995,28 @@ def test_settles_under_random_faults_in_every_cluster() -> None:
 # -- options, headless, slices -------------------------------------------------------------------
 
 
-def test_headless_mirrors_settle() -> None:
-    pod_eps = {
+def headless_eps(name: str, *pods: tuple[str, str]) -> Manifest:
+    """The Endpoints the endpoints controller keeps for a headless Service whose pods
+    have hostnames: (ip, hostname) per pod, port http/80."""
+    return {
         "apiVersion": "v1",
         "kind": "Endpoints",
         "metadata": {
-            "name": "db",
+            "name": name,
             "namespace": "shop",
             "labels": {"service.kubernetes.io/headless": ""},
         },
         "subsets": [
             {
-                "addresses": [
-                    {"ip": "10.1.0.5", "hostname": "db-0"},
-                    {"ip": "10.1.0.6", "hostname": "db-1"},
-                ],
+                "addresses": [{"ip": ip, "hostname": host} for ip, host in pods],
                 "ports": [{"name": "http", "port": 80}],
             }
         ],
     }
+
+
+def test_headless_mirrors_settle() -> None:
+    pod_eps = headless_eps("db", ("10.1.0.5", "db-0"), ("10.1.0.6", "db-1"))
     w = World(
         {"east": [svc("db", clusterIP="None"), pod_eps]},
         options=PlanOptions(enable_headless_services=True),
@@ -1035,21 +1038,7 @@ def test_a_headless_switch_waits_for_an_unreachable_remote() -> None:
     """Switching a mirror's headlessness takes a delete and a create: never from the
     last known state of a cluster that cannot be read (the create could fail, leaving
     nothing); the mirror stays as it is until the cluster is back."""
-    pod_eps = {
-        "apiVersion": "v1",
-        "kind": "Endpoints",
-        "metadata": {
-            "name": "db",
-            "namespace": "shop",
-            "labels": {"service.kubernetes.io/headless": ""},
-        },
-        "subsets": [
-            {
-                "addresses": [{"ip": "10.1.0.5", "hostname": "db-0"}],
-                "ports": [{"name": "http", "port": 80}],
-            }
-        ],
-    }
+    pod_eps = headless_eps("db", ("10.1.0.5", "db-0"))
     w = World(
         {"east": [svc("db", clusterIP="None"), pod_eps]},
         options=PlanOptions(enable_headless_services=True),
