@@ -42,6 +42,7 @@ def test_frozen_map_is_the_sorted_dict(data: dict[str, str]) -> None:
         lambda m: m.setdefault("c", "3"),
         lambda m: m.clear(),
         lambda m: m.__ior__({"c": "3"}),
+        lambda m: m.__init__({"c": "3"}),
     ],
 )
 def test_frozen_map_cannot_be_changed(change: object) -> None:

@@ -64,6 +64,8 @@ class FrozenMap(dict[str, _V]):
     __slots__ = ()
 
     def __init__(self, data: Mapping[str, _V] | Iterable[tuple[str, _V]] = ()) -> None:
+        if self:  # __init__ called again on a made map
+            self._frozen()
         items = data.items() if isinstance(data, Mapping) else data
         dict.update(self, sorted(items))
 
