@@ -42,7 +42,6 @@ def test_frozen_map_is_the_sorted_dict(data: dict[str, str]) -> None:
         lambda m: m.setdefault("c", "3"),
         lambda m: m.clear(),
         lambda m: m.__ior__({"c": "3"}),
-        lambda m: m.__init__({"c": "3"}),
     ],
 )
 def test_frozen_map_cannot_be_changed(change: object) -> None:
@@ -50,6 +49,14 @@ def test_frozen_map_cannot_be_changed(change: object) -> None:
     with pytest.raises(TypeError, match="cannot be changed"):
         change(m)  # type: ignore[operator]
     assert m == {"a": "1", "b": "2"}
+
+
+def test_calling_init_again_changes_no_map() -> None:
+    m = FrozenMap({"a": "1"})
+    m.__init__({"c": "3"})  # type: ignore[misc]
+    empty = Service("shop", "a").labels
+    empty.__init__({"k": "v"})  # type: ignore[misc]
+    assert m == {"a": "1"} and empty == {} and Service("shop", "b").annotations == {}
 
 
 def test_frozen_map_copies_and_serialises_as_itself() -> None:

@@ -1069,6 +1069,31 @@ def test_a_headless_switch_waits_for_an_unreachable_remote() -> None:
     assert w.get("Service", "db-east")["spec"].get("clusterIP") != "None"
 
 
+def test_a_name_claimed_by_a_read_cluster_is_not_held_for_an_unreachable_one() -> None:
+    """The hold covers switches planned from a stale state only: when a cluster that
+    was read claims the name of an unreachable cluster's headless mirror, its mirror
+    takes the name at once."""
+    w = World(
+        {
+            "b-east": [svc("db", clusterIP="None"), headless_eps("db", ("10.1.0.5", "db-0"))],
+            "east": [svc("db-b", export=None)],
+        },
+        options=PlanOptions(enable_headless_services=True),
+    )
+    w.settle()
+    held = w.get("Service", "db-b-east")
+    assert held["metadata"]["labels"][CLUSTER] == "b-east"
+    assert held["spec"]["clusterIP"] == "None"
+    w.reconciler = w.fresh()  # a restart: b-east's state is unknown
+    w.remotes["b-east"].set_reachable(False)
+    w.east.apply([svc("db-b")])  # now exported, as db-b-east too
+    report = w.run()
+    assert report.unreachable == ("b-east",)
+    now = w.get("Service", "db-b-east")
+    assert now["metadata"]["labels"][CLUSTER] == "east"
+    assert now["spec"].get("clusterIP") != "None"
+
+
 def test_remote_endpoint_slices_are_read() -> None:
     sl = {
         "apiVersion": "discovery.k8s.io/v1",

@@ -63,11 +63,17 @@ class FrozenMap(dict[str, _V]):
 
     __slots__ = ()
 
+    def __new__(cls, data: Mapping[str, _V] | Iterable[tuple[str, _V]] = ()) -> FrozenMap[_V]:
+        m = dict.__new__(cls)
+        if data:
+            items = data.items() if isinstance(data, Mapping) else data
+            dict.update(m, sorted(items))
+        return m
+
     def __init__(self, data: Mapping[str, _V] | Iterable[tuple[str, _V]] = ()) -> None:
-        if self:  # __init__ called again on a made map
-            self._frozen()
-        items = data.items() if isinstance(data, Mapping) else data
-        dict.update(self, sorted(items))
+        # Filled by __new__, so that calling __init__ again cannot refill a map (the
+        # shared empty one included).
+        pass
 
     def _frozen(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("a FrozenMap cannot be changed; make a new one (e.g. m.merged({...}))")

@@ -529,8 +529,10 @@ class Reconciler:
         """Owned objects derived from a linked cluster not read in this run, to be left
         as they are (ref -> that cluster): never deleted, and not updated unless planned
         from its last known state (or claimed by a Link whose cluster was read). A
-        mirror whose Service would switch headlessness (a delete and a create) is held
-        whole until the cluster is read again.
+        mirror whose Service would switch headlessness (a delete and a create) from the
+        last known state of an unread cluster keeps its Service and Endpoints as they
+        are until the cluster is read again, however long that takes (the per-pod
+        mirrors of a new headless mirror may be created meanwhile: nothing is deleted).
 
         Its mirrors (``cluster-name`` label) and, when its state is unknown, federated
         Services listing one of its members. Past the grace, held gateway Endpoints
@@ -562,6 +564,7 @@ class Reconciler:
                     isinstance(obj, Service)
                     and isinstance(want, Service)
                     and want.headless != obj.headless
+                    and want.labels.get(s.cluster_name_label) in unread
                 ):
                     # Switching headlessness takes a delete and a create (clusterIP is
                     # immutable): never a delete from a stale state. The mirror (its
