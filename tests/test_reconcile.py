@@ -1094,6 +1094,34 @@ def test_a_name_claimed_by_a_read_cluster_is_not_held_for_an_unreachable_one() -
     assert now["spec"].get("clusterIP") != "None"
 
 
+def test_a_held_mirrors_service_and_endpoints_stay_together() -> None:
+    """A hand edit relabels a headless mirror's Service as another cluster's; while the
+    mirror's own cluster cannot be read, the Service is not deleted from under its
+    held Endpoints (which point at per-pod mirrors, not at a gateway)."""
+    w = World(
+        {
+            "east": [svc("db", clusterIP="None"), headless_eps("db", ("10.1.0.5", "db-0"))],
+            "north": [],
+        },
+        options=PlanOptions(enable_headless_services=True),
+        grace=0.0,
+    )
+    w.settle()
+    doc = w.get("Service", "db-east")
+    doc["metadata"]["labels"][CLUSTER] = "north"
+    w.west.apply([doc])
+    pair = refs("Service shop/db-east", "Endpoints shop/db-east")
+    before = {r: w.owned()[r] for r in pair}
+    w.reconciler = w.fresh()  # a restart: east's state is unknown
+    w.east.set_reachable(False)
+    for step in (0, 400):  # (past the grace the per-pod Endpoints go not ready)
+        w.clock.advance(step)
+        report = w.run()
+        assert report.ok and report.unreachable == ("east",)
+        assert not report.deleted, report
+        assert {r: w.owned()[r] for r in pair} == before
+
+
 def test_remote_endpoint_slices_are_read() -> None:
     sl = {
         "apiVersion": "discovery.k8s.io/v1",

@@ -579,6 +579,19 @@ class Reconciler:
                 hit = sorted(members & unknown)
                 if hit:
                     held[obj.ref] = hit[0]
+        # A mirror's Service and Endpoints stand or fall together: when one is held,
+        # its same-named owned partner is not deleted either (a hand-edited label could
+        # otherwise split them, e.g. leave a headless mirror's Endpoints without their
+        # Service). A partner the plan wants is written as planned.
+        for ref, cluster in list(held.items()):
+            partner = ObjectRef(
+                "Endpoints" if ref.kind == "Service" else "Service", ref.namespace, ref.name
+            )
+            if partner in held or planned.get(partner) is not None:
+                continue
+            other = source.get(partner)
+            if other is not None and s.is_owned(other.labels):
+                held[partner] = cluster
         return held
 
     def _writes(
