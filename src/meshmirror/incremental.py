@@ -61,6 +61,7 @@ from meshmirror.plan import (
     PlanOptions,
     _admit,
     _federated_unit,
+    _in_order,
     _mirror_unit,
     _Unit,
     parse_local_selector,
@@ -296,8 +297,7 @@ class PlanIndex:
             ns = self._planned_namespace(namespace)
             if ns is not None:
                 out.append(ns)
-        out.sort(key=_sort_key)
-        return out
+        return _in_order(out)
 
     def __len__(self) -> int:
         return len(self._planned)
