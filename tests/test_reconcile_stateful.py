@@ -32,6 +32,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from builders import plain
 from meshmirror import PlanOptions, diff, plan
 from meshmirror.backends.base import Manifest
 from meshmirror.backends.memory import FakeCluster, Faults
@@ -100,20 +101,6 @@ def _key(doc: Manifest) -> tuple[str, str, str]:
 
 def _is_owned(doc: Manifest) -> bool:
     return bool((doc["metadata"].get("labels") or {}).get(OWNED) == "true")
-
-
-def _plain(doc: Manifest) -> Manifest:
-    """As ``meshmirror plan`` prints it: nothing the API server assigns or defaults."""
-    meta = doc["metadata"]
-    for key in ("resourceVersion", "uid", "creationTimestamp"):
-        meta.pop(key, None)
-    spec = doc.get("spec")
-    if doc["kind"] == "Service" and spec is not None:
-        if spec.get("clusterIP") != "None":
-            spec.pop("clusterIP", None)
-        if spec.get("sessionAffinity") == "None":
-            del spec["sessionAffinity"]
-    return doc
 
 
 class ReconcilerMachine(RuleBasedStateMachine):
@@ -557,7 +544,7 @@ class ReconcilerMachine(RuleBasedStateMachine):
         have: dict[ObjectRef, Manifest] = {}
         for obj in [*source.services.values(), *source.endpoints.values()]:
             if obj.labels.get(OWNED) == "true":
-                have[obj.ref] = _plain(to_manifest(obj))
+                have[obj.ref] = plain(to_manifest(obj))
         assert have == want
         STATS["settles"] += 1
         STATS["owned_at_settle"] += len(have)
