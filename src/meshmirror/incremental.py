@@ -141,12 +141,6 @@ def _endpoints(state: ClusterState) -> dict[tuple[str, str], Endpoints]:
     return table
 
 
-def _taken(unit: _Unit) -> list[tuple[str, str]]:
-    """The (namespace, name) keys ``unit`` takes."""
-    ns = unit.namespace
-    return [(ns, n) for n in unit.names]
-
-
 def _same_kinds(old: _Unit, new: _Unit) -> bool:
     """Whether two units with the same names plan the same objects by kind and name: two
     mirrors of one mode (or two federated Services)."""
@@ -365,13 +359,12 @@ class PlanIndex:
 
     def _add_unit(self, ukey: _UnitKey, unit: _Unit) -> None:
         self._units[ukey] = unit
-        ns = unit.namespace
-        for n in unit.names:
-            insort(self._wants.setdefault((ns, n), []), ukey)
+        for key in unit.keys:
+            insort(self._wants.setdefault(key, []), ukey)
 
     def _drop_unit(self, ukey: _UnitKey) -> None:
         unit = self._units.pop(ukey)
-        for name in _taken(unit):
+        for name in unit.keys:
             wanting = self._wants[name]
             wanting.remove(ukey)
             if not wanting:
@@ -379,7 +372,7 @@ class PlanIndex:
 
     def _admissible(self, ukey: _UnitKey, unit: _Unit) -> bool:
         claimed = {}
-        for name in _taken(unit):
+        for name in unit.keys:
             owner = self._owner.get(name)
             if owner is not None and owner < ukey:
                 claimed[name] = self._units[owner].owner
@@ -388,7 +381,7 @@ class PlanIndex:
     def _claim(
         self, ukey: _UnitKey, unit: _Unit, touched: set[_Name], heap: list[_UnitKey]
     ) -> None:
-        for key in _taken(unit):
+        for key in unit.keys:
             holder = self._owner.get(key)
             if holder is not None and holder != ukey:
                 self._release(holder, touched, heap)  # a later unit loses the name
@@ -406,7 +399,7 @@ class PlanIndex:
     def _release(self, ukey: _UnitKey, touched: set[_Name], heap: list[_UnitKey]) -> None:
         unit = self._units[ukey]
         self._kept.pop(ukey, None)
-        for key in _taken(unit):
+        for key in unit.keys:
             if self._owner.get(key) == ukey:
                 del self._owner[key]
             for other in self._wants.get(key, ()):

@@ -140,6 +140,12 @@ class _Unit(NamedTuple):
     federation: Federation | None = None
 
     @property
+    def keys(self) -> list[tuple[str, str]]:
+        """The (namespace, name) keys the unit takes."""
+        ns = self.namespace
+        return [(ns, name) for name in self.names]
+
+    @property
     def skip_ref(self) -> ObjectRef:
         """What a skip of this unit names: the remote Service (or the federated
         Service's winning member)."""
@@ -338,8 +344,8 @@ class _Settler:
         ns = unit.namespace
         owner = unit.owner
         claimed = self.claimed
-        for name in unit.names:
-            claimed[(ns, name)] = owner
+        for key in unit.keys:
+            claimed[key] = owner
         self.objects.extend(unit.objects)
         if unit.mirror is not None:
             self.mirrors.append(unit.mirror)
@@ -388,7 +394,7 @@ def _admit(
             f"{unit.label} is not planned: namespace {unit.namespace!r} does not exist "
             f"in cluster {source.name}; create it (or enable namespace creation)",
         )
-    keys = [(unit.namespace, name) for name in unit.names]
+    keys = unit.keys
     for key in keys:
         taken = claimed.get(key)
         if taken is not None:
