@@ -6,7 +6,8 @@ meshmirror check   --source west west=west.yaml east=east.yaml [--topology FILE]
 meshmirror resolve --source west west=west.yaml east=east.yaml [--topology FILE]
                    [--from NAMESPACE] [--unreachable CLUSTER]... NAMESPACE/SERVICE [-o text|json]
 meshmirror graph   --source west west=west.yaml east=east.yaml [--topology FILE]
-                   [-o dot|mermaid|svg]
+                   [--namespace NS]... [--cluster NAME]... [--service NAME]...
+                   [--bundle-above N | --no-bundle] [-o dot|mermaid|svg|png]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import yaml
 from meshmirror.checks import check
 from meshmirror.codes import Conflict, Skip
 from meshmirror.diff import diff
-from meshmirror.graph import to_dot, to_mermaid
+from meshmirror.graph import GraphOptions, to_dot, to_mermaid
 from meshmirror.labels import LabelError, SelectorError
 from meshmirror.loader import LoadError, load_cluster, load_yaml_file
 from meshmirror.manifest import ManifestError, to_manifest
@@ -32,7 +33,7 @@ from meshmirror.mirror import Resolver
 from meshmirror.model import ClusterState
 from meshmirror.names import InvalidNameError
 from meshmirror.plan import Plan, PlanOptions, plan
-from meshmirror.render import GraphvizError, to_svg
+from meshmirror.render import GraphvizError, to_png, to_svg
 from meshmirror.resolve import TargetError, parse_target, resolve
 from meshmirror.topology import Topology, TopologyError
 
@@ -344,22 +345,51 @@ def cmd_resolve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 1 if result.failures else 0
 
 
+def graph_options(args: argparse.Namespace, clusters: Iterable[str]) -> GraphOptions:
+    """The graph command's filters and bundling; an unknown ``--cluster`` is bad input."""
+    if args.bundle_above < 0:
+        raise CliError(f"--bundle-above must be 0 or more, not {args.bundle_above}")
+    known = set(clusters)
+    for name in args.cluster or ():
+        if name not in known:
+            raise CliError(
+                f"--cluster {name!r} is not among the clusters given or linked "
+                f"({', '.join(sorted(known))})"
+            )
+    return GraphOptions(
+        namespaces=args.namespace or (),
+        clusters=args.cluster or (),
+        services=args.service or (),
+        bundle_above=None if args.no_bundle else args.bundle_above,
+    )
+
+
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     topology = load_topology(args.topology)
     p, source, remotes = plan_from(args)
+    linked = {link.target_cluster_name for link in source.links.values()}
+    options = graph_options(args, {source.name, *remotes, *linked})
     warn((*p.skipped, *p.conflicts), err)
     report = check(p, source, remotes, topology)
     note(report.notes, err)
-    if args.output == "mermaid":
-        out.write(to_mermaid(p, source, remotes, report))
-    elif args.output == "svg":
-        try:
-            out.write(to_svg(p, source, remotes, report))
-        except GraphvizError as exc:
-            print(f"error: {exc}", file=err)
-            return 2
-    else:
-        out.write(to_dot(p, source, remotes, report))
+    try:
+        if args.output == "mermaid":
+            out.write(to_mermaid(p, source, remotes, report, options))
+        elif args.output == "svg":
+            out.write(to_svg(p, source, remotes, report, options=options))
+        elif args.output == "png":
+            binary = getattr(out, "buffer", None)
+            if binary is None:
+                raise CliError("-o png writes binary data, and this output takes only text")
+            picture = to_png(p, source, remotes, report, options=options)
+            out.flush()
+            binary.write(picture)
+            binary.flush()
+        else:
+            out.write(to_dot(p, source, remotes, report, options))
+    except GraphvizError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
     return 0
 
 
@@ -403,7 +433,36 @@ def _add_check_resolve_graph(sub: Any) -> None:
     g = sub.add_parser("graph", help="draw clusters, links, mirrors and federated Services")
     add_cluster_arguments(g)
     add_topology_argument(g)
-    g.add_argument("-o", "--output", choices=("dot", "mermaid", "svg"), default="dot")
+    g.add_argument(
+        "--namespace",
+        action="append",
+        metavar="NAMESPACE",
+        help="draw only what is in this namespace; repeatable",
+    )
+    g.add_argument(
+        "--cluster",
+        action="append",
+        metavar="CLUSTER",
+        help="draw the source and only this linked cluster; repeatable",
+    )
+    g.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="draw only Services of this name or NAMESPACE/NAME (a mirror also under its "
+        "remote's name); repeatable",
+    )
+    bundling = g.add_mutually_exclusive_group()
+    bundling.add_argument(
+        "--bundle-above",
+        type=int,
+        default=5,
+        metavar="N",
+        help="draw a Link's mirrors of one mode in one namespace as one counted node when "
+        "there are more than N (default 5; 0 bundles every group)",
+    )
+    bundling.add_argument("--no-bundle", action="store_true", help="draw every mirror on its own")
+    g.add_argument("-o", "--output", choices=("dot", "mermaid", "svg", "png"), default="dot")
     g.set_defaults(func=cmd_graph)
 
 
