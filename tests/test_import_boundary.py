@@ -34,6 +34,7 @@ DECISIONS = (
     "checks",
     "resolve",
     "graph",
+    "summary",
 )
 FORMATS = ("manifest",)
 PURE = VALUES + DECISIONS + FORMATS

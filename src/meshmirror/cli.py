@@ -1,6 +1,6 @@
 """The ``meshmirror`` command (kubectl-like). Bad input is ``error: ...`` and exit 2.
 
-meshmirror plan    --source west west=west.yaml east=east.yaml [-o yaml|json|table]
+meshmirror plan    --source west west=west.yaml east=east.yaml [-o yaml|json|table|summary]
 meshmirror diff    --source west west=west.yaml east=east.yaml
 meshmirror check   --source west west=west.yaml east=east.yaml [--topology FILE] [-o text|json]
 meshmirror resolve --source west west=west.yaml east=east.yaml [--topology FILE]
@@ -35,6 +35,7 @@ from meshmirror.names import InvalidNameError
 from meshmirror.plan import Plan, PlanOptions, plan
 from meshmirror.render import GraphvizError, to_png, to_svg
 from meshmirror.resolve import TargetError, parse_target, resolve
+from meshmirror.summary import summarize
 from meshmirror.topology import Topology, TopologyError
 
 __all__ = ["CliError", "main"]
@@ -231,12 +232,14 @@ def plan_table(p: Plan) -> str:
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    p, _, _ = plan_from(args)
+    p, source, _ = plan_from(args)
     warn((*p.skipped, *p.conflicts), err)
     if args.output == "yaml":
         out.write(dump_yaml(plan_document(p)))
     elif args.output == "json":
         out.write(dump_json(plan_document(p)))
+    elif args.output == "summary":
+        out.write(summarize(p, source).text())
     else:
         out.write(plan_table(p))
     return 0
@@ -486,7 +489,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="print every object the service mirror keeps")
     add_cluster_arguments(p)
-    p.add_argument("-o", "--output", choices=("yaml", "json", "table"), default="yaml")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("yaml", "json", "table", "summary"),
+        default="yaml",
+        help="summary: one row per Link (mirrors by mode, federated, conflicts, skips)",
+    )
     p.set_defaults(func=cmd_plan)
 
     d = sub.add_parser("diff", help="what it takes to reach the plan (exit 1 on changes)")
