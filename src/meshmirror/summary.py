@@ -162,8 +162,8 @@ def summarize(plan: Plan, source: ClusterState) -> Summary:
     for f in plan.federated:
         for key in {_ns(x.link.ref) if x.link is not None else _LOCAL for x in f.members}:
             counts[key]["federated"] += 1
-    for c in plan.conflicts:
-        involved = {entry.partition("@")[2] for entry in (*c.members, c.winner)}
+    for conflict in plan.conflicts:
+        involved = {e.partition("@")[2] for e in (*conflict.members, conflict.winner)}
         for key in _rows_of(involved, by_target, source.name):
             counts[key]["conflicts"] += 1
     for s in plan.skipped:
