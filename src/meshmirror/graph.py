@@ -528,7 +528,7 @@ def _dot_edge(tail: str, head: str, mode: str, label: str, minlen: int) -> str:
 def _column(n: _Node, source: str) -> int:
     if n.cluster != source:
         return 3 if n.kind == "gateway" else 4
-    return {"link": 0, "federated": 1, "mirror": 1, "namespace": 1}.get(n.kind, 2)
+    return {"link": 0, "federated": 1, "mirror": 1, "namespace": 1}.get(n.kind, 1)
 
 
 _LEGEND_LINE = MappingProxyType(
@@ -586,7 +586,7 @@ def to_dot(
     g = _build(plan, source, remotes, checks, options)
     out = [
         "digraph meshmirror {",
-        f"  graph [rankdir=LR, newrank=true, splines=true, nodesep=0.2, ranksep=0.7, "
+        f"  graph [rankdir=LR, newrank=true, splines=true, nodesep=0.3, ranksep=0.7, "
         f"fontname=Helvetica, fontsize=12, label={_dot_quote(g.title)}, labelloc=t];",
         '  node [fontname=Helvetica, fontsize=10, margin="0.12,0.05"];',
         "  edge [fontname=Helvetica, fontsize=9, arrowsize=0.7];",
@@ -654,6 +654,10 @@ _MERMAID_SHAPE = MappingProxyType(
 )
 
 
+def _mermaid_class(mode: str) -> str:
+    return "mode_" + mode.replace("-", "_")
+
+
 def to_mermaid(
     plan: Plan,
     source: ClusterState,
@@ -685,7 +689,7 @@ def to_mermaid(
             for n in members:
                 if n.members:
                     out.append(f"{indent}%% {n.id} stands for {', '.join(n.members)}")
-                open_, close = ("[[", "]]") if n.members else _MERMAID_SHAPE[n.kind]
+                open_, close = ("[(", ")]") if n.members else _MERMAID_SHAPE[n.kind]
                 text = _mermaid_text("\n".join(n.label_lines()))
                 out.append(f'{indent}{n.id}{open_}"{text}"{close}')
             if ns:
@@ -710,7 +714,9 @@ def to_mermaid(
     out.append("  classDef warn stroke:#b26a00,stroke-width:2px,color:#b26a00")
     out.append(f"  classDef skipped stroke:{_SKIPPED_COLOUR},stroke-dasharray:4 3")
     for mode in modes:
-        out.append(f"  classDef {mode} fill:{_MODE_FILL[mode]},stroke:{_MODE_COLOUR[mode]}")
+        out.append(
+            f"  classDef {_mermaid_class(mode)} fill:{_MODE_FILL[mode]},stroke:{_MODE_COLOUR[mode]}"
+        )
     classes: dict[str, list[str]] = {}
     for n in g.nodes:
         if n.status != "ok":
@@ -718,7 +724,7 @@ def to_mermaid(
         elif n.skipped:
             cls = "skipped"
         elif n.mode in modes:
-            cls = n.mode
+            cls = _mermaid_class(n.mode)
         else:
             continue
         classes.setdefault(cls, []).append(n.id)
