@@ -25,6 +25,7 @@ import yaml
 from meshmirror.checks import check
 from meshmirror.codes import Conflict, Skip
 from meshmirror.diff import diff
+from meshmirror.display import text_table
 from meshmirror.graph import GraphOptions, to_dot, to_mermaid
 from meshmirror.labels import LabelError, SelectorError
 from meshmirror.loader import LoadError, load_cluster, load_yaml_file
@@ -189,17 +190,6 @@ def plan_document(p: Plan) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": [to_manifest(o) for o in p.objects]}
 
 
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return (
-        "\n".join(
-            "   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows
-        )
-        + "\n"
-    )
-
-
 def plan_table(p: Plan) -> str:
     """A kubectl-like table: every planned object with its mode and origin, then each
     federated Service with its members and winner."""
@@ -215,7 +205,7 @@ def plan_table(p: Plan) -> str:
     for o in p.objects:
         mode, src = origin.get((o.kind, o.namespace, o.name), ("namespace", "-"))
         rows.append([o.kind, o.namespace or "-", o.name, mode, src])
-    out = _table(rows)
+    out = text_table(rows)
     if p.federated:
         fed_rows = [["FEDERATED", "NAMESPACE", "WINNER", "MEMBERS"]]
         for f in p.federated:
@@ -227,7 +217,7 @@ def plan_table(p: Plan) -> str:
                     ",".join(x.entry for x in f.members),
                 ]
             )
-        out += "\n" + _table(fed_rows)
+        out += "\n" + text_table(fed_rows)
     return out
 
 

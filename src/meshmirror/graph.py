@@ -28,6 +28,7 @@ from types import MappingProxyType
 import attrs
 
 from meshmirror.checks import CheckResult
+from meshmirror.display import html_table
 from meshmirror.model import ClusterState, ObjectRef
 from meshmirror.plan import Plan
 
@@ -59,9 +60,9 @@ _MODE_FILL = MappingProxyType(
 )
 _MODE_MEANING = MappingProxyType(
     {
-        "gateway": "Link -> mirror -> gateway -> Service",
+        "gateway": "Link → mirror → gateway → Service",
         "headless": "per-pod mirrors, through the gateway",
-        "remote-discovery": "Link -> mirror -> Service's pods",
+        "remote-discovery": "Link → mirror → Service's pods",
         "federated": "one Service, an edge to each member",
     }
 )
@@ -734,15 +735,6 @@ def to_mermaid(
 
 
 # -- html ---------------------------------------------------------------------------------
-
-
-def html_table(rows: Sequence[Sequence[str]]) -> str:
-    """A header row and data rows as an HTML table, every cell escaped."""
-    head = "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in rows[0]) + "</tr>"
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows[1:]
-    )
-    return f"<table>{head}{body}</table>"
 
 
 def plan_html(plan: Plan) -> str:

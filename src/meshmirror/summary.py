@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import attrs
 
+from meshmirror.display import html_table, text_table
 from meshmirror.model import ClusterState, ObjectRef
 from meshmirror.plan import Plan
 
@@ -114,31 +115,14 @@ class Summary:
 
     def text(self) -> str:
         """The headline and the table, as ``meshmirror plan -o summary`` prints them."""
-        return self.headline() + "\n\n" + _text_table(self.table())
+        return self.headline() + "\n\n" + text_table(self.table())
 
     def __repr__(self) -> str:
         return f"<Summary {self.headline()}>"
 
     def _repr_html_(self) -> str:
-        rows = self.table()
-        head = "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in rows[0]) + "</tr>"
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-            for row in rows[1:-1]
-        )
-        foot = "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in rows[-1]) + "</tr>"
-        return f"<p>{html.escape(self.headline())}</p><table>{head}{body}{foot}</table>"
-
-
-def _text_table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return (
-        "\n".join(
-            "   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows
-        )
-        + "\n"
-    )
+        table = html_table(self.table(), footer=True)
+        return f"<p>{html.escape(self.headline())}</p>{table}"
 
 
 def summarize(plan: Plan, source: ClusterState) -> Summary:
