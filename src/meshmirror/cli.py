@@ -34,7 +34,7 @@ from meshmirror.mirror import Resolver
 from meshmirror.model import ClusterState
 from meshmirror.names import InvalidNameError
 from meshmirror.plan import Plan, PlanOptions, plan
-from meshmirror.render import GraphvizError, to_png, to_svg
+from meshmirror.render import GraphvizError, picture, to_svg
 from meshmirror.resolve import TargetError, parse_target, resolve
 from meshmirror.summary import summarize
 from meshmirror.topology import Topology, TopologyError
@@ -374,9 +374,9 @@ def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             binary = getattr(out, "buffer", None)
             if binary is None:
                 raise CliError("-o png writes binary data, and this output takes only text")
-            picture = to_png(p, source, remotes, report, options=options)
+            png = picture(p, source, remotes, report, fmt="png", options=options)
             out.flush()
-            binary.write(picture)
+            binary.write(png)
             binary.flush()
         else:
             out.write(to_dot(p, source, remotes, report, options))

@@ -1,6 +1,6 @@
 """SVG and PNG pictures through Graphviz's ``dot`` binary (runs a subprocess: not pure).
 
-:func:`to_svg` and :func:`to_png` raise :class:`GraphvizError` with a clear message when
+:func:`to_svg` and :func:`picture` raise :class:`GraphvizError` with a clear message when
 ``dot`` is not installed; :func:`draw` gives notebooks an object that shows the SVG when
 it can, and says so (with the Mermaid text) when it cannot.
 """
@@ -26,8 +26,8 @@ __all__ = [
     "dot_render",
     "dot_to_svg",
     "draw",
+    "picture",
     "svg_size",
-    "to_png",
     "to_svg",
 ]
 
@@ -84,6 +84,21 @@ def svg_size(svg: str) -> tuple[int, int]:
     return round(float(found.group(1)) * 96 / 72), round(float(found.group(2)) * 96 / 72)
 
 
+def picture(
+    plan: Plan,
+    source: ClusterState,
+    remotes: Mapping[str, ClusterState],
+    checks: Iterable[CheckResult] | None = None,
+    *,
+    fmt: str = "svg",
+    options: GraphOptions | None = None,
+    dot: str = "dot",
+) -> bytes:
+    """The picture of :func:`meshmirror.graph.to_dot` as ``svg`` or ``png`` bytes."""
+    text = to_dot(plan, source, remotes, checks, options or GraphOptions())
+    return dot_render(text, fmt, dot=dot)
+
+
 def to_svg(
     plan: Plan,
     source: ClusterState,
@@ -93,22 +108,8 @@ def to_svg(
     options: GraphOptions | None = None,
     dot: str = "dot",
 ) -> str:
-    """The picture of :func:`meshmirror.graph.to_dot` as SVG."""
-    return dot_to_svg(to_dot(plan, source, remotes, checks, options or GraphOptions()), dot=dot)
-
-
-def to_png(
-    plan: Plan,
-    source: ClusterState,
-    remotes: Mapping[str, ClusterState],
-    checks: Iterable[CheckResult] | None = None,
-    *,
-    options: GraphOptions | None = None,
-    dot: str = "dot",
-) -> bytes:
-    """The picture of :func:`meshmirror.graph.to_dot` as PNG bytes."""
-    text = to_dot(plan, source, remotes, checks, options or GraphOptions())
-    return dot_render(text, "png", dot=dot)
+    """The picture of :func:`meshmirror.graph.to_dot` as SVG text."""
+    return picture(plan, source, remotes, checks, options=options, dot=dot).decode("utf-8")
 
 
 @attrs.frozen
