@@ -104,7 +104,7 @@ def test_bundles_count_and_still_name_every_object() -> None:
     for m in p.mirrors:  # every planned object is named: tooltips and Mermaid comments
         assert f"{m.namespace}/{m.name}" in dot and f"{m.namespace}/{m.name}" in mermaid
     assert re.search(r"%% n\d+ stands for shop/db-east, shop/web-east", mermaid)
-    # By default (more than five to bundle) the small example is drawn one by one.
+    # By default (more than three to bundle) the small example is drawn one by one.
     assert "gateway mirrors" not in to_dot(p, src, remotes)
 
 

@@ -449,10 +449,10 @@ def _add_check_resolve_graph(sub: Any) -> None:
     bundling.add_argument(
         "--bundle-above",
         type=int,
-        default=5,
+        default=3,
         metavar="N",
         help="draw a Link's mirrors of one mode in one namespace as one counted node when "
-        "there are more than N (default 5; 0 bundles every group)",
+        "there are more than N (default 3; 0 bundles every group)",
     )
     bundling.add_argument("--no-bundle", action="store_true", help="draw every mirror on its own")
     g.add_argument("-o", "--output", choices=("dot", "mermaid", "svg", "png"), default="dot")

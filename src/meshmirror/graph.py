@@ -94,7 +94,7 @@ class GraphOptions:
     namespaces: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     clusters: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     services: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
-    bundle_above: int | None = 5
+    bundle_above: int | None = 3
 
     def keeps_cluster(self, name: str) -> bool:
         return not self.clusters or name in self.clusters
@@ -124,6 +124,7 @@ class _Node:
     mode: str = ""
     skipped: bool = False
     members: tuple[str, ...] = ()  # what a bundle stands for (its tooltip)
+    order: str = ""  # where it goes among its kind in its cluster (default: its key)
     marks: set[tuple[str, str]] = attrs.field(factory=set)  # (status, check id)
 
     @property
@@ -203,9 +204,12 @@ class _Builder:
         mode: str = "",
         skipped: bool = False,
         members: tuple[str, ...] = (),
+        order: str = "",
     ) -> _NodeKey:
         if key not in self.specs:
-            self.specs[key] = _Node("", key[0], namespace, key[1], lines, mode, skipped, members)
+            self.specs[key] = _Node(
+                "", key[0], namespace, key[1], lines, mode, skipped, members, order or key[2]
+            )
         return key
 
     def edge(self, tail: _NodeKey, head: _NodeKey, mode: str, count: int = 1) -> None:
@@ -271,7 +275,9 @@ def _build(
     # Stable ids: clusters in order, nodes by kind then key.
     order = {name: i for i, (name, _) in enumerate(clusters)}
     nodes: list[_Node] = []
-    for key in sorted(b.specs, key=lambda k: (order[k[0]], _KIND_ORDER[k[1]], k[2])):
+    for key in sorted(
+        b.specs, key=lambda k: (order[k[0]], _KIND_ORDER[k[1]], b.specs[k].order, k[2])
+    ):
         n = b.specs[key]
         n.id = f"n{len(nodes) + 1}"
         nodes.append(n)
@@ -312,6 +318,9 @@ def _add_mirrors(
         gateway = gateways.get(link_ref) if mode != "remote-discovery" else None
         if gateway is not None:
             b.node(gateway, "", list(gateway_lines[link_ref]), mode="gateway")
+        # A Link's mirrors side by side, in Link order, and their Services likewise: fewer
+        # crossings for dot to undo.
+        place = f"{ns}/{link_ref.namespace}/{link_ref.name}/{MODES.index(mode)}/"
         bundled = options.bundles(len(group))
         if bundled:
             names = tuple(_ns_name(m.service) for m in group)
@@ -323,12 +332,14 @@ def _add_mirrors(
                 _bundle_lines(f"{len(group)} {mode} mirrors", ns, names),
                 mode=mode,
                 members=names,
+                order=place,
             )
             remote = b.node(
                 (target, "service", f"{ns}/ {suffix}"),
                 ns,
                 _bundle_lines(f"{len(group)} Services", ns, remote_names),
                 members=remote_names,
+                order=place,
             )
             for m in group:
                 b.shows(src, m.service, local)
@@ -339,8 +350,19 @@ def _add_mirrors(
             for m in group:
                 lines = [_ns_name(m.service), f"{mode} mirror"]
                 lines += [f"pod {_ns_name(p)}" for p in m.pods]
-                local = b.node((src, "mirror", _ns_name(m.service)), ns, lines, mode=mode)
-                remote = b.node((target, "service", _ns_name(m.remote)), ns, [_ns_name(m.remote)])
+                local = b.node(
+                    (src, "mirror", _ns_name(m.service)),
+                    ns,
+                    lines,
+                    mode=mode,
+                    order=place + m.name,
+                )
+                remote = b.node(
+                    (target, "service", _ns_name(m.remote)),
+                    ns,
+                    [_ns_name(m.remote)],
+                    order=place + m.name,
+                )
                 b.shows(src, m.service, local)
                 b.shows(target, m.remote, remote)
                 pairs.append((local, remote, 1))
@@ -395,7 +417,7 @@ def _add_federated(
             union = b.node(
                 (src, "federated", _ns_name(ref)),
                 ns,
-                [_ns_name(ref), f"federated, {total} members"],
+                [_ns_name(ref), f"federated, {total} member{'' if total == 1 else 's'}"],
                 mode="federated",
             )
             b.shows(src, ref, union)
