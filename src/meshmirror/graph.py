@@ -272,6 +272,13 @@ def _build(
         if obj.kind == "Namespace" and options.keeps(obj.name, obj.name) and not options.services:
             b.node((src, "namespace", obj.name), obj.name, [f"Namespace {obj.name}", "created"])
 
+    if options.namespaces or options.services:
+        # Zoomed in: a Link with nothing drawn from it (and nothing to say) is left out.
+        used = {k for t, h, _ in b.edges for k in (t, h)}
+        for key in [k for k, n in b.specs.items() if n.kind == "link"]:
+            if key not in used and not b.specs[key].skipped:
+                del b.specs[key]
+
     # Stable ids: clusters in order, nodes by kind then key.
     order = {name: i for i, (name, _) in enumerate(clusters)}
     nodes: list[_Node] = []

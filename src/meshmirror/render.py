@@ -126,13 +126,16 @@ class Drawing:
 
     def _repr_html_(self) -> str:
         try:
-            return self.svg()
+            svg = self.svg()
         except GraphvizError as err:
             return (
                 f"<p><strong>No picture:</strong> <em>{html.escape(str(err))}</em>. "
                 "The same picture as Mermaid text:</p>"
                 f'<pre class="mermaid">{html.escape(self.mermaid)}</pre>'
             )
+        # Inline in HTML: the <svg> element itself, without the XML prolog and doctype.
+        start = svg.find("<svg")
+        return svg[start:] if start >= 0 else svg
 
     def __repr__(self) -> str:
         nodes = sum(1 for line in self.dot.splitlines() if re.match(r"\s+n\d+ \[", line))
