@@ -245,7 +245,9 @@ def test_every_result_has_a_one_line_repr_and_html_tables() -> None:
         assert len(text.splitlines()[0]) < 160
         page = value._repr_html_()  # type: ignore[attr-defined]
         assert "<table>" in page, type(value)
-    assert "\n" not in repr(src) and "\n" not in repr(changes)
+    for value in (src, changes, report, res, p):
+        assert "\n" not in repr(value), repr(value)
+    assert repr(report).endswith("failures (× flat-network, mirror-name)>")
     assert repr(diff(p, src.replace())) == repr(changes)
     page = src._repr_html_()
     assert "<td>shop</td><td>2</td><td>1</td>" in page
