@@ -24,7 +24,7 @@ import pytest
 
 from meshmirror import ClusterState, plan
 from meshmirror.checks import check
-from meshmirror.graph import _MODE_COLOUR, MODES, GraphOptions, to_dot, to_mermaid
+from meshmirror.graph import MODE_STYLES, MODES, GraphOptions, to_dot, to_mermaid
 from meshmirror.loader import load_cluster
 from meshmirror.plan import Plan
 from meshmirror.render import dot_to_svg, svg_size
@@ -203,7 +203,7 @@ def check_reader_properties(world: World, svg: str) -> dict[str, Any]:
     # Every edge labelled by its mode, drawn in that mode's colour and class.
     for e in lines:
         mode = mode_of(e.label)
-        assert e.stroke == _MODE_COLOUR[mode], e
+        assert e.stroke == MODE_STYLES[mode].colour, e
         assert f"mode-{mode}" in e.classes, e
 
     # Each label sits by its own edge, and is nearer it than any other edge of its colour
@@ -406,4 +406,4 @@ def test_mermaid_has_the_structure_of_dot(make: Any) -> None:
         r'subgraph c\w+\["([^"]*)"\]', mermaid
     )
     for mode in {mode_of(label) for _, _, label in dot_structure(dot)[0]}:
-        assert re.search(rf"^  linkStyle [\d,]+ stroke:{_MODE_COLOUR[mode]}", mermaid, re.M)
+        assert re.search(rf"^  linkStyle [\d,]+ stroke:{MODE_STYLES[mode].colour}", mermaid, re.M)

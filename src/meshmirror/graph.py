@@ -32,38 +32,40 @@ from meshmirror.display import html_table
 from meshmirror.model import ClusterState, ObjectRef
 from meshmirror.plan import Plan
 
-__all__ = ["MODES", "GraphOptions", "plan_html", "to_dot", "to_mermaid"]
+__all__ = ["MODES", "MODE_STYLES", "GraphOptions", "ModeStyle", "plan_html", "to_dot", "to_mermaid"]
 
 #: Every edge's mode, in legend order.
 MODES = ("gateway", "headless", "remote-discovery", "federated")
 
-# One colour and line style per mode (colour-blind safe: blue, purple, green, orange, and
-# the line styles differ too).
-_MODE_COLOUR = MappingProxyType(
+
+@attrs.frozen
+class ModeStyle:
+    """How a mode is drawn: line colour, node fill, Graphviz line style, Mermaid arrow,
+    and what its legend line says."""
+
+    colour: str
+    fill: str
+    dot_style: str
+    mermaid_arrow: str
+    meaning: str
+
+
+#: One colour and line style per mode (blue, purple, green, orange: told apart without
+#: colour too, by the line style).
+MODE_STYLES: Mapping[str, ModeStyle] = MappingProxyType(
     {
-        "gateway": "#1f5fbf",
-        "headless": "#7b3fa0",
-        "remote-discovery": "#1b7f3b",
-        "federated": "#c15c00",
-    }
-)
-_MODE_DOT_STYLE = MappingProxyType(
-    {"gateway": "solid", "headless": "bold", "remote-discovery": "dashed", "federated": "dotted"}
-)
-_MODE_FILL = MappingProxyType(
-    {
-        "gateway": "#e3ecfa",
-        "headless": "#efe4f5",
-        "remote-discovery": "#e2f3e7",
-        "federated": "#fbeadb",
-    }
-)
-_MODE_MEANING = MappingProxyType(
-    {
-        "gateway": "Link → mirror → gateway → Service",
-        "headless": "per-pod mirrors, through the gateway",
-        "remote-discovery": "Link → mirror → Service's pods",
-        "federated": "one Service, an edge to each member",
+        "gateway": ModeStyle(
+            "#1f5fbf", "#e3ecfa", "solid", "-->", "Link → mirror → gateway → Service"
+        ),
+        "headless": ModeStyle(
+            "#7b3fa0", "#efe4f5", "bold", "==>", "per-pod mirrors, through the gateway"
+        ),
+        "remote-discovery": ModeStyle(
+            "#1b7f3b", "#e2f3e7", "dashed", "-.->", "Link → mirror → Service's pods"
+        ),
+        "federated": ModeStyle(
+            "#c15c00", "#fbeadb", "dotted", "-.->", "one Service, an edge to each member"
+        ),
     }
 )
 _STATUS_COLOUR = MappingProxyType({"fail": "#c62828", "warn": "#b26a00"})
@@ -517,13 +519,13 @@ def _dot_node(n: _Node) -> str:
         out.append("shape=box")
         fill = "#eeeeee"
     elif n.kind == "gateway":
-        out += ["shape=hexagon", f'color="{_MODE_COLOUR["gateway"]}"']
-        fill = _MODE_FILL["gateway"]
+        out += ["shape=hexagon", f'color="{MODE_STYLES["gateway"].colour}"']
+        fill = MODE_STYLES["gateway"].fill
     elif n.kind in ("mirror", "federated"):
         out.append("shape=box")
         styles.append("rounded")
-        fill = _MODE_FILL[n.mode]
-        out.append(f'color="{_MODE_COLOUR[n.mode]}"')
+        fill = MODE_STYLES[n.mode].fill
+        out.append(f'color="{MODE_STYLES[n.mode].colour}"')
         if n.kind == "federated":
             out.append("peripheries=2")
     elif n.kind == "namespace":
@@ -547,11 +549,11 @@ def _dot_node(n: _Node) -> str:
 
 
 def _dot_edge(tail: str, head: str, mode: str, label: str, minlen: int) -> str:
-    colour = _MODE_COLOUR[mode]
+    colour = MODE_STYLES[mode].colour
     extra = f", minlen={minlen}" if minlen > 1 else ""
     return (
         f'{tail} -> {head} [label={_dot_quote(label)}, color="{colour}", '
-        f'fontcolor="{colour}", style={_MODE_DOT_STYLE[mode]}, class="mode-{mode}"{extra}];'
+        f'fontcolor="{colour}", style={MODE_STYLES[mode].dot_style}, class="mode-{mode}"{extra}];'
     )
 
 
@@ -573,12 +575,12 @@ def _dot_legend(g: _Graph) -> list[str]:
         return []
     rows = ['<tr><td colspan="3" align="left"><b>legend</b></td></tr>']
     for mode in modes:
-        colour = _MODE_COLOUR[mode]
+        colour = MODE_STYLES[mode].colour
         rows.append(
             f'<tr><td align="left"><font color="{colour}">'
-            f"{_LEGEND_LINE[_MODE_DOT_STYLE[mode]]}</font></td>"
+            f"{_LEGEND_LINE[MODE_STYLES[mode].dot_style]}</font></td>"
             f'<td align="left"><font color="{colour}">{html.escape(mode)}</font></td>'
-            f'<td align="left">{html.escape(_MODE_MEANING[mode])}</td></tr>'
+            f'<td align="left">{html.escape(MODE_STYLES[mode].meaning)}</td></tr>'
         )
     rows.append(
         '<tr><td align="left">- - -</td><td align="left">skipped</td>'
@@ -669,9 +671,6 @@ def _mermaid_text(text: str) -> str:
     )
 
 
-_MERMAID_ARROW = MappingProxyType(
-    {"gateway": "-->", "headless": "==>", "remote-discovery": "-.->", "federated": "-.->"}
-)
 _MERMAID_SHAPE = MappingProxyType(
     {
         "link": ("[", "]"),
@@ -730,23 +729,27 @@ def to_mermaid(
     if modes:
         out.append('  subgraph legend["legend"]')
         for i, mode in enumerate(modes):
-            out.append(f'    legend_{i}a[" "] {_MERMAID_ARROW[mode]}|{mode}| legend_{i}b')
-            out.append(f'    legend_{i}b["{_mermaid_text(_MODE_MEANING[mode])}"]')
+            out.append(
+                f'    legend_{i}a[" "] {MODE_STYLES[mode].mermaid_arrow}|{mode}| legend_{i}b'
+            )
+            out.append(f'    legend_{i}b["{_mermaid_text(MODE_STYLES[mode].meaning)}"]')
             styled.append((i, mode))
         out.append("  end")
     for k, e in enumerate(g.edges, start=len(styled)):
-        out.append(f"  {e.tail} {_MERMAID_ARROW[e.mode]}|{_mermaid_text(e.label)}| {e.head}")
+        out.append(
+            f"  {e.tail} {MODE_STYLES[e.mode].mermaid_arrow}|{_mermaid_text(e.label)}| {e.head}"
+        )
         styled.append((k, e.mode))
     for mode in modes:
         indices = ",".join(str(k) for k, m in styled if m == mode)
-        out.append(f"  linkStyle {indices} stroke:{_MODE_COLOUR[mode]},color:{_MODE_COLOUR[mode]}")
+        colour = MODE_STYLES[mode].colour
+        out.append(f"  linkStyle {indices} stroke:{colour},color:{colour}")
     out.append("  classDef fail stroke:#c62828,stroke-width:3px,color:#c62828")
     out.append("  classDef warn stroke:#b26a00,stroke-width:2px,color:#b26a00")
     out.append(f"  classDef skipped stroke:{_SKIPPED_COLOUR},stroke-dasharray:4 3")
     for mode in modes:
-        out.append(
-            f"  classDef {_mermaid_class(mode)} fill:{_MODE_FILL[mode]},stroke:{_MODE_COLOUR[mode]}"
-        )
+        look = MODE_STYLES[mode]
+        out.append(f"  classDef {_mermaid_class(mode)} fill:{look.fill},stroke:{look.colour}")
     classes: dict[str, list[str]] = {}
     for n in g.nodes:
         if n.status != "ok":
