@@ -214,6 +214,25 @@ class _Builder:
             )
         return key
 
+    def bundle(
+        self,
+        key: _NodeKey,
+        namespace: str,
+        title: str,
+        refs: Sequence[ObjectRef],
+        *,
+        mode: str = "",
+        skipped: bool = False,
+        order: str = "",
+    ) -> _NodeKey:
+        """One counted node standing for ``refs`` (drawn there from now on)."""
+        names = tuple(_ns_name(r) for r in refs)
+        lines = _bundle_lines(title, namespace, names)
+        self.node(key, namespace, lines, mode=mode, skipped=skipped, members=names, order=order)
+        for ref in refs:
+            self.shows(key[0], ref, key)
+        return key
+
     def edge(self, tail: _NodeKey, head: _NodeKey, mode: str, count: int = 1) -> None:
         k = (tail, head, mode)
         self.edges[k] = self.edges.get(k, 0) + count
@@ -332,27 +351,22 @@ def _add_mirrors(
         place = f"{ns}/{link_ref.namespace}/{link_ref.name}/{MODES.index(mode)}/"
         bundled = options.bundles(len(group))
         if bundled:
-            names = tuple(_ns_name(m.service) for m in group)
-            remote_names = tuple(_ns_name(m.remote) for m in group)
             suffix = f"{link_ref.namespace}/{link_ref.name} {mode}"
-            local = b.node(
+            local = b.bundle(
                 (src, "mirror", f"{ns}/ {suffix}"),
                 ns,
-                _bundle_lines(f"{len(group)} {mode} mirrors", ns, names),
+                f"{len(group)} {mode} mirrors",
+                [m.service for m in group],
                 mode=mode,
-                members=names,
                 order=place,
             )
-            remote = b.node(
+            remote = b.bundle(
                 (target, "service", f"{ns}/ {suffix}"),
                 ns,
-                _bundle_lines(f"{len(group)} Services", ns, remote_names),
-                members=remote_names,
+                f"{len(group)} Services",
+                [m.remote for m in group],
                 order=place,
             )
-            for m in group:
-                b.shows(src, m.service, local)
-                b.shows(target, m.remote, remote)
             pairs = [(local, remote, len(group))]
         else:
             pairs = []
@@ -397,29 +411,24 @@ def _add_federated(
             by_ns.setdefault(f.service.namespace, []).append((f.service, members, len(f.members)))
     for ns, feds in sorted(by_ns.items()):
         if options.bundles(len(feds)):
-            names = tuple(_ns_name(ref) for ref, _, _ in feds)
-            union = b.node(
+            union = b.bundle(
                 (src, "federated", f"{ns}/ federated"),
                 ns,
-                _bundle_lines(f"{len(feds)} federated Services", ns, names),
+                f"{len(feds)} federated Services",
+                [ref for ref, _, _ in feds],
                 mode="federated",
-                members=names,
             )
             per_cluster: dict[str, list[ObjectRef]] = {}
-            for ref, members, _ in feds:
-                b.shows(src, ref, union)
+            for _, members, _ in feds:
                 for cluster, member in members:
                     per_cluster.setdefault(cluster, []).append(member)
             for cluster, refs in sorted(per_cluster.items()):
-                member_names = tuple(_ns_name(r) for r in refs)
-                node = b.node(
+                node = b.bundle(
                     (cluster, "service", f"{ns}/ federated members"),
                     ns,
-                    _bundle_lines(f"{len(refs)} federated members", ns, member_names),
-                    members=member_names,
+                    f"{len(refs)} federated members",
+                    refs,
                 )
-                for r in refs:
-                    b.shows(cluster, r, node)
                 b.edge(union, node, "federated", len(refs))
             continue
         for ref, members, total in feds:
@@ -465,16 +474,13 @@ def _add_skips(
     for (cluster, ns, code), refs in sorted(groups.items()):
         unique = sorted(set(refs), key=_ns_name)
         if options.bundles(len(unique)):
-            names = tuple(_ns_name(r) for r in unique)
-            bundle = b.node(
+            b.bundle(
                 (cluster, "service", f"{ns}/ skipped {code}"),
                 ns,
-                _bundle_lines(f"{len(unique)} skipped: {code}", ns, names),
+                f"{len(unique)} skipped: {code}",
+                unique,
                 skipped=True,
-                members=names,
             )
-            for r in unique:
-                b.shows(cluster, r, bundle)
             continue
         for r in unique:
             key = (cluster, "service", _ns_name(r))
