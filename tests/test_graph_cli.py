@@ -272,3 +272,20 @@ def test_changes_html_lists_updated_fields() -> None:
 
 def p_applied(p: object, src: ClusterState) -> ClusterState:
     return src.replace(*p.objects)  # type: ignore[attr-defined]
+
+
+def test_skips_bundle_per_namespace_and_code() -> None:
+    from builders import EXPORTED, link, namespace, service
+    from test_checks import world
+
+    names = [f"svc{i}" for i in range(5)]
+    west = [namespace("shop"), link("east"), *(service(f"{n}-east", "shop") for n in names)]
+    east = [namespace("shop"), *(service(n, "shop", labels=EXPORTED) for n in names)]
+    p, src, remotes = world(west, {"east": east})
+    assert {s.code.value for s in p.skipped} == {"NotOwned"} and len(p.skipped) == 5
+    dot = to_dot(p, src, remotes)
+    (bundle,) = [line for line in dot.splitlines() if "5 skipped: NotOwned" in line]
+    assert "dashed" in bundle and "shape=box3d" in bundle
+    assert "shop/svc0, shop/svc1, shop/svc2, shop/svc3, shop/svc4" in bundle  # tooltip
+    single = to_dot(p, src, remotes, options=GraphOptions(bundle_above=None))
+    assert single.count("skipped: NotOwned") == 5
