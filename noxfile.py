@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "typecheck", "lint"]
 
-TEST_DEPS = ["pytest>=7", "pytest-asyncio>=0.23", "hypothesis>=6.100", "kmock>=0.8", "pydot>=2"]
+TEST_DEPS = [
+    "pytest>=7",
+    "pytest-asyncio>=0.23",
+    "hypothesis>=6.100",
+    "kmock>=0.8",
+    "pydot>=2",
+    # The notebook runs in a real kernel in the tests.
+    "nbclient>=0.10",
+    "nbformat>=5.9",
+    "ipykernel>=6.29",
+]
+
+
+def graphviz(session: nox.Session) -> None:
+    """Graphviz's `dot`, which the picture tests render with: installed on a fresh
+    Debian machine run as root (CI), otherwise a warning that those tests will skip."""
+    if shutil.which("dot") is not None:
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "graphviz", external=True)
+    else:
+        session.warn(
+            "Graphviz's dot is not installed: the picture tests will be skipped "
+            "(apt-get install graphviz, brew install graphviz)"
+        )
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Every test: unit, property-based, stateful, CLI, docs, adapter over HTTP."""
+    """Every test: unit, property-based, stateful, CLI, docs, notebook, pictures, adapter
+    over HTTP."""
+    graphviz(session)
     session.install("-e", ".[k8s,testing]", *TEST_DEPS)
     env = {"HYPOTHESIS_PROFILE": "ci"}
     session.run("pytest", *session.posargs, env=env)
@@ -66,6 +96,15 @@ def soak(session: nox.Session) -> None:
     session.run(
         "pytest", "tests", "-k", "stateful", *session.posargs, env={"HYPOTHESIS_PROFILE": "soak"}
     )
+
+
+@nox.session
+def pictures(session: nox.Session) -> None:
+    """Redraw docs/pictures/ and re-run examples/explore.ipynb from examples/explore.py."""
+    graphviz(session)
+    session.install("-e", ".", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.29")
+    session.run("python", "docs/pictures.py")
+    session.run("python", "examples/make_notebook.py", "--execute")
 
 
 @nox.session

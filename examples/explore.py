@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: py:percent,ipynb
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -14,11 +14,15 @@
 # %% [markdown]
 # # Will it work, and where will my request go?
 #
-# This notebook (a plain Python script in percent format: open it with Jupyter via
-# jupytext, or run `python examples/explore.py`) loads the example clusters in
-# `examples/topology/`, plans what Linkerd's service mirror would keep in `west`, checks
-# every mode's requirements against the topology file, resolves a few names a client in
-# `west` would dial, and draws the result. Nothing here talks to a cluster.
+# This notebook loads the example clusters in `examples/topology/`, plans what Linkerd's
+# service mirror would keep in `west`, checks every mode's requirements against the
+# topology file, resolves a few names a client in `west` would dial (and what happens if
+# `east` goes down), and draws the result. Nothing here talks to a cluster.
+#
+# `examples/explore.py` is the source (a percent-format script: `python
+# examples/explore.py` runs it and prints the text views); `examples/explore.ipynb` is
+# made from it by `python examples/make_notebook.py`, and the test suite runs the
+# notebook in a real kernel.
 
 # %%
 from __future__ import annotations
@@ -26,30 +30,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from meshmirror import plan
+from meshmirror import diff, plan
 from meshmirror.checks import check
-from meshmirror.graph import to_mermaid
 from meshmirror.loader import load_cluster, load_yaml_file
 from meshmirror.render import draw
 from meshmirror.resolve import resolve
+from meshmirror.summary import summarize
 from meshmirror.topology import Topology
 
 try:  # in a notebook, show rich output; as a script, print it
+    from IPython import get_ipython  # type: ignore[import-not-found]
     from IPython.display import display as _display  # type: ignore[import-not-found]
 
-    get_ipython()  # type: ignore[name-defined]
-except (ImportError, NameError):
+    if get_ipython() is None:
+        _display = None
+except ImportError:
     _display = None
 
 
 def show(value: Any) -> None:
-    """Display ``value`` in a notebook, print its text form in a script."""
+    """Display ``value`` in a notebook (its tables and pictures), print it in a script."""
     if _display is not None:
         _display(value)
     elif hasattr(value, "text"):
         print(value.text())
     else:
-        print(value)
+        print(repr(value))
 
 
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
@@ -66,19 +72,28 @@ EXAMPLE = HERE / "topology" if (HERE / "topology").is_dir() else HERE / "example
 source = load_cluster("west", EXAMPLE / "west.yaml")
 remotes = {name: load_cluster(name, EXAMPLE / f"{name}.yaml") for name in ("east", "north")}
 topology = Topology.from_dict(load_yaml_file(EXAMPLE / "topology.yaml")[0])
+show(source)
 show(topology)
 
 # %% [markdown]
 # ## Plan
 #
 # Every object the service mirror keeps in `west`: gateway and remote-discovery mirrors,
-# the federated union, and what is skipped (and why).
+# the federated union, and what is skipped (and why). First the fleet at a glance, one
+# row per Link, then every object.
 
 # %%
 p = plan(source, remotes)
+summary = summarize(p, source)
+show(summary)
 show(p)
-for skip in p.skipped:
-    print(f"skipped: {skip}")
+
+# %% [markdown]
+# What it takes to get there from what `west` holds now:
+
+# %%
+changes = diff(p, source)
+show(changes)
 
 # %% [markdown]
 # ## Check
@@ -90,8 +105,6 @@ for skip in p.skipped:
 # %%
 report = check(p, source, remotes, topology)
 show(report)
-for assumed in report.notes:
-    print(f"note: {assumed}")
 
 # %% [markdown]
 # ## Resolve
@@ -108,7 +121,8 @@ for resolution in resolutions.values():
     show(resolution)
 
 # %% [markdown]
-# What if `east` went down? The federated Service still reaches the other members.
+# What if `east` went down? The federated Service still reaches west's own member; north
+# was never reachable directly (it is not on west's pod network, as the check said).
 
 # %%
 what_if = resolve(
@@ -125,13 +139,10 @@ show(what_if)
 # %% [markdown]
 # ## Draw
 #
-# Clusters, Links with their gateways, mirrors and the federated union, failing checks
-# marked. In a notebook, `draw(...)` shows SVG when Graphviz is installed and the Mermaid
-# text otherwise; here is the Mermaid text.
+# Source on the left, linked clusters on the right; each edge in its mode's colour and
+# labelled with it; failing checks marked. In a notebook this is SVG when Graphviz is
+# installed (and a message saying so, with the Mermaid text, when it is not).
 
 # %%
-mermaid = to_mermaid(p, source, remotes, report)
-print(mermaid)
 picture = draw(p, source, remotes, report)
-if _display is not None:
-    _display(picture)
+show(picture)

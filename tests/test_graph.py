@@ -55,8 +55,8 @@ def test_dot_names_everything_and_labels_modes() -> None:
     named(text, parts)
     for mode in ("gateway", "remote-discovery", "federated"):
         assert f'label="{mode}"' in text
-    assert "Link linkerd-multicluster/east" in text
-    assert "gateway 192.0.2.20,192.0.2.3:4143" in text
+    assert 'label="namespace linkerd-multicluster"' in text
+    assert "Link east\\nto east\\ngateway 192.0.2.20,192.0.2.3:4143" in text
 
 
 def test_mermaid_names_everything_and_labels_modes() -> None:
@@ -66,9 +66,12 @@ def test_mermaid_names_everything_and_labels_modes() -> None:
     named(text, parts)
     for mode in ("gateway", "remote-discovery", "federated"):
         assert f"|{mode}|" in text
-    assert text.count("subgraph ") == text.count("\n  end")
+    assert text.count("subgraph ") == len(re.findall(r"^ *end$", text, re.M))
     assert '"' not in re.sub(
-        r'\["[^"]*"\]|\(\["[^"]*"\]\)|\{\{"[^"]*"\}\}|>"[^"]*"\]|\[\["[^"]*"\]\]', "", text
+        r'\["[^"]*"\]|\(\["[^"]*"\]\)|\{\{"[^"]*"\}\}|>"[^"]*"\]|\[\["[^"]*"\]\]|\("[^"]*"\)'
+        r'|\[/"[^"]*"/\]',
+        "",
+        text,
     )
 
 
@@ -82,7 +85,8 @@ def test_failing_checks_are_marked() -> None:
     assert "‼ trust-root" in dot
     assert 'color="#c62828"' in dot
     assert re.search(r"^  class [n0-9,]+ fail$", mermaid, re.M)
-    assert "× " not in to_dot(p, src, rem)  # without checks, nothing is marked
+    # without checks, nothing is marked
+    assert not re.search(r"\\n[×‼] ", to_dot(p, src, rem))
 
 
 def test_marks_follow_the_check_subject() -> None:
@@ -150,7 +154,8 @@ def test_unknown_targets_and_skips_are_drawn() -> None:
     text = to_dot(*parts)
     assert "cluster ghost (dump not given)" in text
     assert "skipped: NotOwned" in text
-    assert "style=dashed" in text
+    (skipped,) = [line for line in text.splitlines() if "skipped: NotOwned" in line]
+    assert "dashed" in skipped
     assert balanced(text)
     assert "skipped" in to_mermaid(*parts)
 
@@ -188,7 +193,7 @@ def test_drawing_falls_back_to_mermaid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(picture, Drawing)
     page = picture._repr_html_()
     assert '<pre class="mermaid">flowchart' in page
-    assert repr(picture).startswith("flowchart")
+    assert re.fullmatch(r"<Drawing: \d+ nodes, \d+ edges .*>", repr(picture))
     with pytest.raises(GraphvizError):
         picture.svg()
 

@@ -23,7 +23,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 PKG = SRC / "meshmirror"
 ADAPTER = SRC / "meshmirror_k8s"
 
-VALUES = ("labels", "names", "model", "scheme", "codes")
+VALUES = ("labels", "names", "model", "scheme", "codes", "display")
 DECISIONS = (
     "mirror",
     "federated",
@@ -34,6 +34,7 @@ DECISIONS = (
     "checks",
     "resolve",
     "graph",
+    "summary",
 )
 FORMATS = ("manifest",)
 PURE = VALUES + DECISIONS + FORMATS

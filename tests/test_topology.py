@@ -250,7 +250,9 @@ def test_repr_and_html() -> None:
     assert "west" in text and "podNetwork=n<1>" in text
     assert repr(Topology()) == "<Topology: every default>"
     page = topo._repr_html_()
-    assert page.startswith("<table>")
+    assert page.startswith("<p><strong>topology file: 2 clusters</strong></p><table>")
     assert "n&lt;1&gt;" in page
     assert "no cluster" in page
     assert "every default" in Topology()._repr_html_()
+    fleet = Topology.from_dict({"clusters": {f"c{i:03d}": {"podNetwork": "n"} for i in range(100)}})
+    assert repr(fleet).endswith("; +97 more clusters>") and len(repr(fleet)) < 300

@@ -214,10 +214,12 @@ class CheckReport(Sequence[CheckResult]):
         return "\n".join(lines) + "\n"
 
     def __repr__(self) -> str:
+        # One line (a notebook shows the tables of _repr_html_, text() has every result).
         if not self.results:
             return f"<CheckReport for {self.source}: no checks apply>"
-        body = "\n".join(f"  {r}" for r in self.results)
-        return f"<CheckReport for {self.source}: {self.summary()}\n{body}\n>"
+        failing = sorted({r.id for r in self.failed})
+        which = f" (× {', '.join(failing)})" if failing else ""
+        return f"<CheckReport for {self.source}: {self.summary()}{which}>"
 
     def _repr_html_(self) -> str:
         colour = {"ok": "#2e7d32", "warn": "#b26a00", "fail": "#c62828"}

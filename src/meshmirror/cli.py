@@ -1,12 +1,13 @@
 """The ``meshmirror`` command (kubectl-like). Bad input is ``error: ...`` and exit 2.
 
-meshmirror plan    --source west west=west.yaml east=east.yaml [-o yaml|json|table]
+meshmirror plan    --source west west=west.yaml east=east.yaml [-o yaml|json|table|summary]
 meshmirror diff    --source west west=west.yaml east=east.yaml
 meshmirror check   --source west west=west.yaml east=east.yaml [--topology FILE] [-o text|json]
 meshmirror resolve --source west west=west.yaml east=east.yaml [--topology FILE]
                    [--from NAMESPACE] [--unreachable CLUSTER]... NAMESPACE/SERVICE [-o text|json]
 meshmirror graph   --source west west=west.yaml east=east.yaml [--topology FILE]
-                   [-o dot|mermaid|svg]
+                   [--namespace NS]... [--cluster NAME]... [--service NAME]...
+                   [--bundle-above N | --no-bundle] [-o dot|mermaid|svg|png]
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import yaml
 from meshmirror.checks import check
 from meshmirror.codes import Conflict, Skip
 from meshmirror.diff import diff
-from meshmirror.graph import to_dot, to_mermaid
+from meshmirror.display import text_table
+from meshmirror.graph import GraphOptions, to_dot, to_mermaid
 from meshmirror.labels import LabelError, SelectorError
 from meshmirror.loader import LoadError, load_cluster, load_yaml_file
 from meshmirror.manifest import ManifestError, to_manifest
@@ -32,8 +34,9 @@ from meshmirror.mirror import Resolver
 from meshmirror.model import ClusterState
 from meshmirror.names import InvalidNameError
 from meshmirror.plan import Plan, PlanOptions, plan
-from meshmirror.render import GraphvizError, to_svg
+from meshmirror.render import GraphvizError, picture, to_svg
 from meshmirror.resolve import TargetError, parse_target, resolve
+from meshmirror.summary import summarize
 from meshmirror.topology import Topology, TopologyError
 
 __all__ = ["CliError", "main"]
@@ -187,17 +190,6 @@ def plan_document(p: Plan) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": [to_manifest(o) for o in p.objects]}
 
 
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return (
-        "\n".join(
-            "   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows
-        )
-        + "\n"
-    )
-
-
 def plan_table(p: Plan) -> str:
     """A kubectl-like table: every planned object with its mode and origin, then each
     federated Service with its members and winner."""
@@ -213,7 +205,7 @@ def plan_table(p: Plan) -> str:
     for o in p.objects:
         mode, src = origin.get((o.kind, o.namespace, o.name), ("namespace", "-"))
         rows.append([o.kind, o.namespace or "-", o.name, mode, src])
-    out = _table(rows)
+    out = text_table(rows)
     if p.federated:
         fed_rows = [["FEDERATED", "NAMESPACE", "WINNER", "MEMBERS"]]
         for f in p.federated:
@@ -225,17 +217,19 @@ def plan_table(p: Plan) -> str:
                     ",".join(x.entry for x in f.members),
                 ]
             )
-        out += "\n" + _table(fed_rows)
+        out += "\n" + text_table(fed_rows)
     return out
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    p, _, _ = plan_from(args)
+    p, source, _ = plan_from(args)
     warn((*p.skipped, *p.conflicts), err)
     if args.output == "yaml":
         out.write(dump_yaml(plan_document(p)))
     elif args.output == "json":
         out.write(dump_json(plan_document(p)))
+    elif args.output == "summary":
+        out.write(summarize(p, source).text())
     else:
         out.write(plan_table(p))
     return 0
@@ -344,22 +338,51 @@ def cmd_resolve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 1 if result.failures else 0
 
 
+def graph_options(args: argparse.Namespace, clusters: Iterable[str]) -> GraphOptions:
+    """The graph command's filters and bundling; an unknown ``--cluster`` is bad input."""
+    if args.bundle_above < 0:
+        raise CliError(f"--bundle-above must be 0 or more, not {args.bundle_above}")
+    known = set(clusters)
+    for name in args.cluster or ():
+        if name not in known:
+            raise CliError(
+                f"--cluster {name!r} is not among the clusters given or linked "
+                f"({', '.join(sorted(known))})"
+            )
+    return GraphOptions(
+        namespaces=args.namespace or (),
+        clusters=args.cluster or (),
+        services=args.service or (),
+        bundle_above=None if args.no_bundle else args.bundle_above,
+    )
+
+
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     topology = load_topology(args.topology)
     p, source, remotes = plan_from(args)
+    linked = {link.target_cluster_name for link in source.links.values()}
+    options = graph_options(args, {source.name, *remotes, *linked})
     warn((*p.skipped, *p.conflicts), err)
     report = check(p, source, remotes, topology)
     note(report.notes, err)
-    if args.output == "mermaid":
-        out.write(to_mermaid(p, source, remotes, report))
-    elif args.output == "svg":
-        try:
-            out.write(to_svg(p, source, remotes, report))
-        except GraphvizError as exc:
-            print(f"error: {exc}", file=err)
-            return 2
-    else:
-        out.write(to_dot(p, source, remotes, report))
+    try:
+        if args.output == "mermaid":
+            out.write(to_mermaid(p, source, remotes, report, options))
+        elif args.output == "svg":
+            out.write(to_svg(p, source, remotes, report, options=options))
+        elif args.output == "png":
+            binary = getattr(out, "buffer", None)
+            if binary is None:
+                raise CliError("-o png writes binary data, and this output takes only text")
+            png = picture(p, source, remotes, report, fmt="png", options=options)
+            out.flush()
+            binary.write(png)
+            binary.flush()
+        else:
+            out.write(to_dot(p, source, remotes, report, options))
+    except GraphvizError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
     return 0
 
 
@@ -403,7 +426,36 @@ def _add_check_resolve_graph(sub: Any) -> None:
     g = sub.add_parser("graph", help="draw clusters, links, mirrors and federated Services")
     add_cluster_arguments(g)
     add_topology_argument(g)
-    g.add_argument("-o", "--output", choices=("dot", "mermaid", "svg"), default="dot")
+    g.add_argument(
+        "--namespace",
+        action="append",
+        metavar="NAMESPACE",
+        help="draw only what is in this namespace; repeatable",
+    )
+    g.add_argument(
+        "--cluster",
+        action="append",
+        metavar="CLUSTER",
+        help="draw the source and only this linked cluster; repeatable",
+    )
+    g.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="draw only Services of this name or NAMESPACE/NAME (a mirror also under its "
+        "remote's name); repeatable",
+    )
+    bundling = g.add_mutually_exclusive_group()
+    bundling.add_argument(
+        "--bundle-above",
+        type=int,
+        default=3,
+        metavar="N",
+        help="draw a Link's mirrors of one mode in one namespace as one counted node when "
+        "there are more than N (default 3; 0 bundles every group)",
+    )
+    bundling.add_argument("--no-bundle", action="store_true", help="draw every mirror on its own")
+    g.add_argument("-o", "--output", choices=("dot", "mermaid", "svg", "png"), default="dot")
     g.set_defaults(func=cmd_graph)
 
 
@@ -427,7 +479,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="print every object the service mirror keeps")
     add_cluster_arguments(p)
-    p.add_argument("-o", "--output", choices=("yaml", "json", "table"), default="yaml")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("yaml", "json", "table", "summary"),
+        default="yaml",
+        help="summary: one row per Link (mirrors by mode, federated, conflicts, skips)",
+    )
     p.set_defaults(func=cmd_plan)
 
     d = sub.add_parser("diff", help="what it takes to reach the plan (exit 1 on changes)")

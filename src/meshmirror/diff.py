@@ -9,11 +9,13 @@ delete everything in it.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
+from meshmirror.display import html_table
 from meshmirror.manifest import to_manifest
 from meshmirror.model import (
     AnyObject,
@@ -41,6 +43,17 @@ class Update:
     @property
     def ref(self) -> ObjectRef:
         return self.after.ref
+
+    def fields(self) -> list[str]:
+        """Each changed field as ``key: old -> new``, sorted by key."""
+        before = _flatten(_comparable_manifest(self.before))
+        after = _flatten(_comparable_manifest(self.after))
+        out = []
+        for key in sorted(before.keys() | after.keys()):
+            old, new = before.get(key, _ABSENT), after.get(key, _ABSENT)
+            if old != new:
+                out.append(f"{key}: {_show(old)} -> {_show(new)}")
+        return out
 
 
 @attrs.frozen
@@ -72,18 +85,35 @@ class Changes:
             lines.append(f"+ {obj.ref}")
         for u in self.updates:
             lines.append(f"~ {u.ref}")
-            before = _flatten(_comparable_manifest(u.before))
-            after = _flatten(_comparable_manifest(u.after))
-            for key in sorted(before.keys() | after.keys()):
-                old, new = before.get(key, _ABSENT), after.get(key, _ABSENT)
-                if old != new:
-                    lines.append(f"    {key}: {_show(old)} -> {_show(new)}")
+            lines += [f"    {change}" for change in u.fields()]
         for obj in self.deletes:
             lines.append(f"- {obj.ref}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.describe() or "no changes"
+
+    def __repr__(self) -> str:
+        if not self:
+            return "<Changes: none>"
+        n_up = len(self.updates)
+        return (
+            f"<Changes: {len(self.creates)} to create, {n_up} to update, "
+            f"{len(self.deletes)} to delete>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The one-line summary, then one row per change (updates with each field)."""
+        rows = [["change", "kind", "namespace", "name", "fields"]]
+        for obj in self.creates:
+            rows.append(["create", obj.kind, obj.namespace or "-", obj.name, "-"])
+        for u in self.updates:
+            ref = u.ref
+            rows.append(["update", ref.kind, ref.namespace, ref.name, "; ".join(u.fields())])
+        for obj in self.deletes:
+            rows.append(["delete", obj.kind, obj.namespace, obj.name, "-"])
+        head = f"<p><strong>{html.escape(repr(self))}</strong></p>"
+        return head + (html_table(rows) if self else "")
 
 
 class _Absent:

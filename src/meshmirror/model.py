@@ -15,11 +15,13 @@ True
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, NoReturn, TypeAlias, TypeVar
 
 import attrs
 
+from meshmirror.display import html_table
 from meshmirror.labels import Selector
 
 __all__ = [
@@ -522,6 +524,42 @@ class ClusterState:
     def sorted_links(self) -> list[Link]:
         """The Links, sorted by (namespace, name)."""
         return [self.links[k] for k in sorted(self.links)]
+
+    def __repr__(self) -> str:
+        def n(count: int, what: str) -> str:
+            return f"{count} {what}{'' if count == 1 else 's'}"
+
+        return (
+            f"<ClusterState {self.name}: {n(len(self.namespaces), 'namespace')}, "
+            f"{n(len(self.services), 'Service')}, {len(self.endpoints)} Endpoints, "
+            f"{n(len(self.links), 'Link')}, {n(len(self.config_maps), 'ConfigMap')}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The one-line summary, objects per namespace, and the Links."""
+        per_ns: dict[str, list[int]] = {ns: [0, 0] for ns in self.namespaces}
+        for ns, _ in self.services:
+            per_ns.setdefault(ns, [0, 0])[0] += 1
+        for ns, _ in self.endpoints:
+            per_ns.setdefault(ns, [0, 0])[1] += 1
+        rows = [["namespace", "Services", "Endpoints"]]
+        for ns in sorted(per_ns):
+            known = "" if ns in self.namespaces else " (no Namespace object)"
+            rows.append([ns + known, str(per_ns[ns][0]), str(per_ns[ns][1])])
+        parts = [f"<p><strong>{html.escape(repr(self))}</strong></p>", html_table(rows)]
+        if self.links:
+            links = [["Link", "target", "gateway"]]
+            for link in self.sorted_links():
+                gateway = f"{link.gateway_address}:{link.gateway_port}"
+                links.append(
+                    [
+                        f"{link.namespace}/{link.name}",
+                        link.target_cluster_name,
+                        gateway if link.gateway_address else "none",
+                    ]
+                )
+            parts.append(html_table(links))
+        return "".join(parts)
 
     def replace(self, *objects: AnyObject, remove: Iterable[ObjectRef] = ()) -> ClusterState:
         """A new state with ``objects`` put in (replacing same-named ones) and

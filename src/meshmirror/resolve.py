@@ -216,7 +216,8 @@ class Resolution:
         return "\n".join(lines) + "\n"
 
     def __repr__(self) -> str:
-        return "<Resolution " + self.text().rstrip("\n").replace("\n", "\n  ") + ">"
+        # One line (a notebook shows the table of _repr_html_, text() has every row).
+        return f"<Resolution {self.headline()}>"
 
     def _repr_html_(self) -> str:
         rows = self.rows()

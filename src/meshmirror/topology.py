@@ -233,6 +233,9 @@ def _is_fingerprint(value: str) -> bool:
     return value.startswith(FINGERPRINT_PREFIX)
 
 
+_REPR_CLUSTERS = 3
+
+
 @attrs.frozen
 class Topology:
     """The topology file as a value; clusters it does not name get the defaults."""
@@ -383,7 +386,9 @@ class Topology:
         if not self.clusters:
             return "<Topology: every default>"
         parts = []
-        for name, entry in self.clusters.items():
+        # A fleet's file would make a line of kilobytes: the first few clusters, counted.
+        shown = list(self.clusters.items())[:_REPR_CLUSTERS]
+        for name, entry in shown:
             bits = [
                 f"podNetwork={entry.pod_network or '(own)'}",
                 f"trustRoot={entry.trust_root or '(unknown)'}",
@@ -391,7 +396,9 @@ class Topology:
             if entry.gateway_reachable_from is not None:
                 bits.append(f"gatewayReachableFrom={sorted(entry.gateway_reachable_from)}")
             parts.append(f"{name}: {', '.join(bits)}")
-        return "<Topology " + "; ".join(parts) + ">"
+        more = len(self.clusters) - len(shown)
+        tail = f"; +{more} more clusters" if more else ""
+        return "<Topology " + "; ".join(parts) + tail + ">"
 
     def _repr_html_(self) -> str:
         rows = []
@@ -413,4 +420,6 @@ class Topology:
             "<th>gatewayReachableFrom</th></tr>"
         )
         body = "".join(rows) or '<tr><td colspan="4">every default</td></tr>'
-        return f"<table>{head}{body}</table>"
+        count = len(self.clusters)
+        summary = f"topology file: {count} cluster{'' if count == 1 else 's'}"
+        return f"<p><strong>{html.escape(summary)}</strong></p><table>{head}{body}</table>"
