@@ -63,7 +63,9 @@ _ALIAS_ALLOWANCE = 1000
 def _children(node: Any) -> list[Any]:
     value = node.value
     if isinstance(value, list):
-        return [n for pair in value for n in pair] if value and isinstance(value[0], tuple) else value
+        return (
+            [n for pair in value for n in pair] if value and isinstance(value[0], tuple) else value
+        )
     return []
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "gateway_drop_skips",
     "mirror_link",
     "resolve_gateway",
+    "unknown_target_skip",
 ]
 
 MirrorMode: TypeAlias = Literal["gateway", "remote-discovery", "headless"]
@@ -243,6 +244,30 @@ def resolve_gateway(link: Link, resolve: Resolver = None) -> Gateway:
         )
     addresses.sort()
     return Gateway(addresses=tuple(addresses), port=port, dropped=tuple(dropped))
+
+
+def unknown_target_skip(link: Link, source: str) -> Skip:
+    """The skip of a Link (in cluster ``source``) whose target was not given: an
+    :attr:`~SkipCode.UNKNOWN_CLUSTER`, or :attr:`~SkipCode.LINK_TARGETS_SOURCE` when it
+    targets ``source`` itself."""
+    target = link.target_cluster_name
+    where = f"Link {link.namespace}/{link.name}"
+    if target == source:
+        return Skip(
+            SkipCode.LINK_TARGETS_SOURCE,
+            link.ref,
+            f"{where} targets cluster {target!r}, the source cluster itself, and a cluster "
+            "does not mirror its own Services; fix spec.targetClusterName, or pass "
+            "another --source",
+            cluster=source,
+        )
+    return Skip(
+        SkipCode.UNKNOWN_CLUSTER,
+        link.ref,
+        f"{where} targets cluster {target!r}, which was not given; pass its state "
+        "(CLUSTER=PATH) to mirror from it",
+        cluster=source,
+    )
 
 
 def gateway_drop_skips(link: Link, gateway: Gateway, cluster: str) -> list[Skip]:
