@@ -11,7 +11,6 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +52,7 @@ def world(tmp_path: Path, source: list[dict[str, Any]], remote: list[dict[str, A
 
 
 @pytest.fixture(params=["c", "python"])
-def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each test of YAML reading runs with libyaml's C parser and the pure-Python one."""
     if request.param == "c":
         if not hasattr(yaml, "CSafeLoader"):
@@ -61,7 +60,8 @@ def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setattr(loader, "YAML_LOADER", loader._Loaders[-1])
     else:
         monkeypatch.setattr(loader, "YAML_LOADER", loader._PyLoader)
-    yield request.param
+    name: str = request.param
+    return name
 
 
 # -- 1. nothing is silently empty ------------------------------------------------------
