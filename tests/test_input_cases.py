@@ -531,7 +531,7 @@ def test_plan_argument_errors() -> None:
     with pytest.raises(ArgumentError, match="remotes must be a mapping") as info:
         plan(west, [east])  # type: ignore[arg-type]
     assert info.value.value == [east]
-    with pytest.raises(ArgumentError, match="it is cluster 'east'") as info:
+    with pytest.raises(ArgumentError, match="it holds cluster 'east'") as info:
         plan(west, {"wrong": east})
     assert info.value.argument == "remotes['wrong']"
     with pytest.raises(ArgumentError, match="source must be a ClusterState"):

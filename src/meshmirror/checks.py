@@ -677,7 +677,7 @@ def _nothing_checked(
     else:
         message = (
             f"no Link of {source.name} targets a cluster whose dump was given (they target "
-            f"{', '.join(targets)}), so nothing was checked; add "
+            f"{', '.join(targets)}), so no Link, mirror or remote member was checked; add "
             f"{targets[0]}=PATH to the command line"
         )
     return CheckResult("nothing-checked", f"cluster {source.name}", "fail", message, source.name)

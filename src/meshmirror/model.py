@@ -586,6 +586,6 @@ def check_states(source: object, remotes: object) -> None:
             raise ArgumentError(
                 f"remotes[{key!r}]",
                 state,
-                f"the state of cluster {key!r}, but it is cluster {state.name!r}'s; key "
+                f"the state of cluster {key!r}, but it holds cluster {state.name!r}; key "
                 "each state by its own name ({state.name: state})",
             )
