@@ -29,7 +29,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import SOURCE, cluster_name, generate, to_json  # noqa: E402
+from generate import SOURCE, cluster_name, generate, to_json
 
 
 def _yaml_text(doc: dict[str, Any]) -> bytes:

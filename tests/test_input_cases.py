@@ -555,3 +555,17 @@ def test_plan_document_of_headless_options_round_trips() -> None:
     east = cluster_state("east", yaml.safe_load_all(Path(EAST).read_text()))
     p = plan(west, {"east": east}, options=PlanOptions(enable_headless_services=True))
     assert cluster_state("west", plan_document(p)).services
+
+
+def test_the_load_benchmark_writes_the_same_objects_as_yaml_and_json(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import load as load_benchmark
+
+    sizes = load_benchmark.write_dumps(0.05, tmp_path)
+    assert sizes["json_bytes"] > sizes["yaml_bytes"] > 0
+    for name in ("c000", "c001"):
+        as_json = load_cluster(name, tmp_path / f"{name}.json")
+        assert as_json == load_cluster(name, tmp_path / f"{name}.yaml")
+        assert as_json.services
