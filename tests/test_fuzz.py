@@ -344,7 +344,8 @@ def file_contents(draw: st.DrawFn) -> tuple[str, bytes]:
         # Text that looks like YAML: keys, colons, dashes, quotes, indentation.
         pieces = st.sampled_from(
             ["kind: ", "Service", "\n", "  ", "- ", ": ", "'", '"', "---\n", "{", "}", "[", "]",
-             "metadata:\n  name: x\n", "items:\n", "&a ", "*a", "!!str ", "#", "? ", "|\n"]
+             "metadata:\n  name: x\n", "items:\n", "&a ", "*a", "!!str ", "#", "? ", "|\n",
+             "!!int ", "!!float ", "!!bool ", "!!timestamp ", "!!binary ", "0x", "9" * 50]
         )  # fmt: skip
         text = "".join(draw(st.lists(pieces, max_size=30)))
         return ".yaml", text.encode("utf-8")

@@ -91,7 +91,20 @@ class _BoundedAliases:
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         if node in self.constructed_objects:
             self._repeat(node)
-        return super().construct_object(node, deep)  # type: ignore[misc]
+        try:
+            return super().construct_object(node, deep)  # type: ignore[misc]
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+            # PyYAML's constructors for explicit tags (!!int "", !!timestamp "x", a
+            # 5000-digit integer) fail with plain Python errors: bad input all the same.
+            shown = repr(node.value) if isinstance(node.value, str) else "this value"
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{shown[:60]} cannot be read as {node.tag} ({type(err).__name__}: {err})",
+                node.start_mark,
+            ) from None
 
     def _repeat(self, node: Any) -> None:
         if self._budget is None:
@@ -186,6 +199,8 @@ def load_yaml_file(path: str | os.PathLike[str]) -> list[Any]:
             ) from None
         except RecursionError:
             raise LoadError(str(p), _TOO_DEEP) from None
+        except ValueError as err:  # e.g. an integer of more digits than Python converts
+            raise LoadError(str(p), f"invalid JSON: {err}") from None
     docs: list[Any] = []
     try:
         for doc in yaml.load_all(text, Loader=YAML_LOADER):
