@@ -189,7 +189,7 @@ def test_gateway_address_fails_for_an_unresolved_hostname() -> None:
     parts = one_service("gateway", link_doc=link("east", gateway="gw.example.com"))
     address = only(run(parts), "gateway-address")
     assert address.status == "fail"
-    assert "resolves to no address" in address.message
+    assert "hostnames are not resolved" in address.message
     resolved = world(
         [namespace("shop", **MESHED), link("east", gateway="gw.example.com")],
         {

@@ -344,7 +344,8 @@ def file_contents(draw: st.DrawFn) -> tuple[str, bytes]:
         # Text that looks like YAML: keys, colons, dashes, quotes, indentation.
         pieces = st.sampled_from(
             ["kind: ", "Service", "\n", "  ", "- ", ": ", "'", '"', "---\n", "{", "}", "[", "]",
-             "metadata:\n  name: x\n", "items:\n", "&a ", "*a", "!!str ", "#", "? ", "|\n"]
+             "metadata:\n  name: x\n", "items:\n", "&a ", "*a", "!!str ", "#", "? ", "|\n",
+             "!!int ", "!!float ", "!!bool ", "!!timestamp ", "!!binary ", "0x", "9" * 50]
         )  # fmt: skip
         text = "".join(draw(st.lists(pieces, max_size=30)))
         return ".yaml", text.encode("utf-8")
@@ -426,3 +427,89 @@ def test_cli_plan_two_clusters_of_broken_manifests(docs: tuple[list[Any], list[A
         assert all(line.startswith("warning: ") for line in err.splitlines()), err
     else:
         assert err.startswith("error: ") and err.count("\n") == 1, err
+
+
+# --------------------------------------------------------------------------- the whole CLI
+
+_EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples" / "topology"
+_EXAMPLE_DOCS = {
+    name: list(yaml.safe_load_all((_EXAMPLE_DIR / f"{name}.yaml").read_text()))
+    for name in ("west", "east", "north")
+}
+# Exit codes each command may end with on any input (2: bad input; 1: changes, a failed
+# check or resolve).
+_COMMANDS: dict[str, tuple[list[str], tuple[int, ...]]] = {
+    "plan": (["plan", "-o", "yaml"], (0, 2)),
+    "plan-table": (["plan", "-o", "table", "--enable-headless-services"], (0, 2)),
+    "diff": (["diff", "--enable-namespace-creation"], (0, 1, 2)),
+    "check": (["check", "-o", "json"], (0, 1, 2)),
+    "resolve": (["resolve", "-o", "json", "--from", "shop"], (0, 1, 2)),
+    "graph": (["graph", "-o", "mermaid"], (0, 2)),
+}
+
+
+@st.composite
+def mutated_dumps(draw: st.DrawFn) -> dict[str, bytes]:
+    """The example topology's three dumps, objects mutated, then (sometimes) the text
+    cut, spliced or written as JSON."""
+    out: dict[str, bytes] = {}
+    for name, docs in _EXAMPLE_DOCS.items():
+        picked = [d for d in docs if draw(st.integers(0, 9)) > 0]  # drop a few objects
+        if draw(st.booleans()):
+            i = draw(st.integers(0, max(0, len(picked) - 1)))
+            picked = [draw(mutated(d)) if j == i else d for j, d in enumerate(picked)]
+        if draw(st.booleans()):
+            text = json.dumps({"apiVersion": "v1", "kind": "List", "items": picked}).encode()
+        else:
+            text = yaml.safe_dump_all(picked).encode()
+        if draw(st.integers(0, 4)) == 0:  # a byte-level cut or splice
+            at = draw(st.integers(0, len(text)))
+            text = text[:at] + draw(st.binary(max_size=8)) + text[at + draw(st.integers(0, 40)) :]
+        out[name] = text
+    return out
+
+
+def _api_server_valid(doc: dict[str, Any]) -> None:
+    from meshmirror.labels import is_valid_key, is_valid_value
+    from meshmirror.names import endpoint_ip_problem
+
+    for item in doc["items"]:
+        meta = item["metadata"]
+        for k, v in meta["labels"].items():
+            assert is_valid_key(k) and is_valid_value(v), (k, v)
+        for k in meta["annotations"]:
+            assert is_valid_key(k.lower()), k
+        for subset in item.get("subsets", ()):
+            for a in (*subset.get("addresses", ()), *subset.get("notReadyAddresses", ())):
+                assert endpoint_ip_problem(a["ip"]) is None, a
+        for port in item.get("spec", {}).get("ports", ()):
+            assert port["protocol"] in ("TCP", "UDP", "SCTP"), port
+
+
+@SLOW
+@given(mutated_dumps(), st.sampled_from(sorted(_COMMANDS)))
+def test_the_whole_cli_on_mutated_real_dumps(dumps: dict[str, bytes], command: str) -> None:
+    """Every command on the example dumps, mutated: an answer or one ``error:`` line,
+    never a traceback or a hang; what ``plan`` prints is valid for an API server."""
+    import time
+
+    argv, codes = _COMMANDS[command]
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = []
+        for name, text in dumps.items():
+            path = Path(tmp) / f"{name}.{'json' if text[:1] == b'{' else 'yaml'}"
+            path.write_bytes(text)
+            specs.append(f"{name}={path}")
+        target = ["shop/web-east"] if command == "resolve" else []
+        started = time.monotonic()
+        code, out, err = _run([*argv, "--no-resolve", "--source", "west", *specs, *target])
+        assert time.monotonic() - started < 10.0
+    assert code in codes, (code, err)
+    assert "Traceback" not in err
+    if code == 2:
+        assert out == "" and err.startswith("error: ") and err.count("\n") == 1, err
+        return
+    for line in err.splitlines():
+        assert line.startswith(("warning: ", "note: ")), line
+    if command == "plan":
+        _api_server_valid(yaml.safe_load(out))

@@ -549,15 +549,8 @@ def test_headless_mirror_is_linkerds_objects() -> None:
         FQ: "service-one.ns2.svc.cluster.local",
         GWID: "gateway-identity",
     }
-    assert heps["subsets"] == [
-        {
-            "addresses": [{"ip": "", "hostname": "pod-0"}],
-            "ports": [
-                {"name": "port1", "port": 555, "protocol": "TCP"},
-                {"name": "port2", "port": 666, "protocol": "TCP"},
-            ],
-        }
-    ]
+    # pod-0-remote has no cluster IP yet: its address waits for it (never ip: "").
+    assert "subsets" not in heps
     peps = got[("Endpoints", "ns2", "pod-0-remote")]
     assert peps["metadata"]["labels"] == pod["metadata"]["labels"]
     assert peps["metadata"]["annotations"] == {
@@ -591,6 +584,33 @@ def test_headless_endpoints_use_per_pod_cluster_ips_once_assigned() -> None:
     assert [(u.ref.kind, u.ref.name) for u in changes.updates] == [
         ("Endpoints", "service-one-remote")
     ]
+
+
+def test_headless_mirror_never_plans_an_empty_or_loopback_address() -> None:
+    """Until its per-pod Services have cluster IPs, a headless mirror's Endpoints leave
+    their addresses out and the plan says why; an unusable cluster IP waits too."""
+    source, remote = headless_world({"pod-0": "10.0.0.1", "pod-1": "10.0.0.2"})
+    first = plan_docs(source, {"remote": remote}, options=HEADLESS)
+    waiting = [s for s in first.skipped if s.code is SkipCode.HEADLESS_AWAITING_CLUSTER_IP]
+    assert len(waiting) == 1
+    assert "pod-0-remote, pod-1-remote have no cluster IP yet" in waiting[0].message
+    assert "service-one" in waiting[0].message
+    import attrs
+
+    pods = {o.name: o for o in first.objects if o.kind == "Service" and o.name.startswith("pod")}
+    state = applied(cluster_state("local", source), first).replace(
+        attrs.evolve(pods["pod-0-remote"], cluster_ip="10.96.5.5"),
+        attrs.evolve(pods["pod-1-remote"], cluster_ip="127.0.0.1"),
+    )
+    second = plan(state, {"remote": cluster_state("remote", remote)}, options=HEADLESS)
+    for o in second.objects:
+        if o.kind == "Endpoints":
+            for sub in o.subsets:
+                assert all(a.ip not in ("", "127.0.0.1") for a in sub.addresses)
+    heps = manifests(second)[("Endpoints", "ns2", "service-one-remote")]
+    assert heps["subsets"][0]["addresses"] == [{"ip": "10.96.5.5", "hostname": "pod-0"}]
+    [still] = [s for s in second.skipped if s.code is SkipCode.HEADLESS_AWAITING_CLUSTER_IP]
+    assert "pod-1-remote has no cluster IP yet" in still.message
 
 
 def test_headless_hosts_added_and_removed() -> None:

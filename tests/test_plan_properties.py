@@ -211,7 +211,7 @@ def _write_cluster(root: Path, name: str, docs: list[dict[str, Any]], split: int
 
 def _run_plan(args: list[str]) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = main(["plan", "--no-resolve", *args], out=out, err=err)
+    code = main(["plan", "--no-resolve", "--allow-empty", *args], out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -259,7 +259,7 @@ def test_cli_plan_output_does_not_depend_on_hash_seed(topology: Any) -> None:
         outputs = set()
         for seed in ("1", "2"):
             env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(SRC)}
-            command = ["plan", "--no-resolve", "--source", source.name, *specs]
+            command = ["plan", "--no-resolve", "--allow-empty", "--source", source.name, *specs]
             run = subprocess.run(
                 [sys.executable, "-m", "meshmirror", *command],
                 capture_output=True,

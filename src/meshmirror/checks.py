@@ -18,6 +18,8 @@ Check ids and their meaning are stable (DESIGN.md sections 3 and 8):
 ``mirror-name``        every planned mirror and federated Service has a usable name;
                        a fail for each export that cannot get one
 ``federated-conflict`` each conflict between federated members (absent otherwise)
+``nothing-checked``    a fail when no Link of the source targets a cluster given, so
+                       that a check of nothing never passes
 =====================  ==============================================================
 
 A requirement is only checked where its mode needs it: a gatewayless Link is never
@@ -65,11 +67,12 @@ CHECK_IDS: tuple[str, ...] = (
     "mirror-name",
     "clients-meshed",
     "federated-conflict",
+    "nothing-checked",
 )
 
 #: How ``meshmirror check`` groups its results (like ``linkerd multicluster check``).
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("links", ("link-target-known", "link-credentials")),
+    ("links", ("nothing-checked", "link-target-known", "link-credentials")),
     ("trust roots", ("trust-root",)),
     ("gateways", ("gateway-address", "gateway-identity", "gateway-reachable")),
     ("pod networks", ("flat-network",)),
@@ -301,6 +304,15 @@ def _link_checks(ctx: _Context, link: Link) -> list[CheckResult]:
                 f"targets cluster {target}, whose dump was given",
             )
         )
+    elif target == src:
+        out.append(
+            result(
+                "link-target-known",
+                "warn",
+                f"targets cluster {target!r}, the source cluster itself, so nothing is "
+                "checked or planned for it; fix spec.targetClusterName",
+            )
+        )
     else:
         out.append(
             result(
@@ -386,7 +398,11 @@ def _gateway_checks(ctx: _Context, link: Link, result: _Result) -> list[CheckRes
                 "export those Services in remote-discovery mode"
             )
         else:
-            problem = f"has gatewayAddress {link.gateway_address!r}, which resolves to no address"
+            # The skip ends with the gateway's problem, which names every entry and why.
+            reasons = skips[0].message.partition(" gives no usable address: ")[2]
+            problem = f"has gatewayAddress {link.gateway_address!r}, which gives no usable address"
+            if reasons:
+                problem += f" ({reasons})"
             fix = "check the name in DNS or give the gateway's IP (and do not pass --no-resolve)"
         out.append(
             result(
@@ -394,6 +410,20 @@ def _gateway_checks(ctx: _Context, link: Link, result: _Result) -> list[CheckRes
                 "fail",
                 f"{problem}, so the gateway-mode exports {names} of {target} are not "
                 f"mirrored; {fix}",
+            )
+        )
+    elif dropped := [
+        s.message
+        for s in ctx.plan.skipped
+        if s.code is SkipCode.GATEWAY_ADDRESS_DROPPED and s.ref == link.ref
+    ]:
+        out.append(
+            result(
+                "gateway-address",
+                "fail",
+                f"has gatewayAddress {link.gateway_address!r} with unusable entries: "
+                + "; ".join(dropped)
+                + "; fix spec.gatewayAddress so that every entry is a usable address",
             )
         )
     else:
@@ -633,6 +663,28 @@ def _meshed_checks(ctx: _Context) -> list[CheckResult]:
     return out
 
 
+def _nothing_checked(
+    source: ClusterState, remotes: Mapping[str, ClusterState]
+) -> CheckResult | None:
+    """A fail when no Link can be checked: an empty report must not read as a pass."""
+    targets = sorted({link.target_cluster_name for link in source.links.values()})
+    if any(t in remotes and t != source.name for t in targets):
+        return None
+    if not targets:
+        message = (
+            f"the dump of {source.name} holds no Link (multicluster.linkerd.io), so there "
+            "is nothing to check; include links.multicluster.linkerd.io in the kubectl get "
+            "that made the dump, or pass the right --source"
+        )
+    else:
+        message = (
+            f"no Link of {source.name} targets a cluster whose dump was given (they target "
+            f"{', '.join(targets)}), so no Link, mirror or remote member was checked; add "
+            f"{targets[0]}=PATH to the command line"
+        )
+    return CheckResult("nothing-checked", f"cluster {source.name}", "fail", message, source.name)
+
+
 def check(
     plan: Plan,
     source: ClusterState,
@@ -659,6 +711,9 @@ def check(
     results.extend(_name_skip_check(ctx, s) for s in plan.skipped if s.code in _NAME_SKIPS)
     results.extend(_conflict_check(ctx, c) for c in plan.conflicts)
     results.extend(_meshed_checks(ctx))
+    nothing = _nothing_checked(source, remotes)
+    if nothing is not None:
+        results.append(nothing)
     clusters = {source.name, *remotes}
     clusters |= {link.target_cluster_name for link in source.links.values()}
     return CheckReport(

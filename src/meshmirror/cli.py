@@ -18,17 +18,19 @@ import re
 import socket
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 import yaml
 
+from meshmirror import __version__
 from meshmirror.checks import check
-from meshmirror.codes import Conflict, Skip
+from meshmirror.codes import Conflict, NoticeCode, Skip
 from meshmirror.diff import diff
 from meshmirror.display import text_table
 from meshmirror.graph import GraphOptions, to_dot, to_mermaid
 from meshmirror.labels import LabelError, SelectorError
-from meshmirror.loader import LoadError, load_cluster, load_yaml_file
+from meshmirror.loader import LoadError, dump_files, load_cluster, load_yaml_file
 from meshmirror.manifest import ManifestError, to_manifest
 from meshmirror.mirror import Resolver
 from meshmirror.model import ClusterState
@@ -114,6 +116,12 @@ def add_cluster_arguments(p: argparse.ArgumentParser, *, target: bool = False) -
         action="store_true",
         help="do not resolve gateway hostnames: a hostname gateway becomes a skip",
     )
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept a CLUSTER=PATH that holds no object (by default an error: a "
+        "mistyped path or a failed kubectl get would otherwise read as an empty cluster)",
+    )
 
 
 def parse_clusters(specs: Sequence[str]) -> dict[str, str]:
@@ -129,19 +137,85 @@ def parse_clusters(specs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+#: The ``kubectl get`` that makes a dump meshmirror reads (JSON: the fast path).
+DUMP_COMMAND = "kubectl get namespaces,services,endpoints,links.multicluster.linkerd.io -A -o json"
+
+
+def _empty(state: ClusterState) -> bool:
+    return not (
+        state.namespaces or state.services or state.endpoints or state.links or state.config_maps
+    )
+
+
+def _load_one(name: str, path: str, *, allow_empty: bool, progress: TextIO | None) -> ClusterState:
+    try:
+        state = load_cluster(name, path, progress=progress)
+    except LoadError as exc:
+        if path.count("=") and exc.path == path and exc.document == 0:
+            # `ea=st=path`: the name ends at the first '=', which may not be what was meant.
+            raise CliError(
+                f"{name}={path}: {path}: {exc.problem} (the cluster name is {name!r}, the "
+                "path everything after the first '=')"
+            ) from None
+        raise
+    if _empty(state) and not allow_empty:
+        if Path(path).is_dir() and not dump_files(path):
+            what = "is a directory without any *.yaml, *.yml or *.json file"
+        else:
+            what = (
+                "holds no Namespace, Service, Endpoints, EndpointSlice or Link (an empty "
+                "file, `items: []` or `items: null`, or only other kinds)"
+            )
+        raise CliError(
+            f"{name}={path} {what}; make the dump with `{DUMP_COMMAND}`, or pass "
+            "--allow-empty if the cluster is meant to be empty"
+        )
+    return state
+
+
 def load_clusters(
-    source: str, specs: Sequence[str]
+    source: str,
+    specs: Sequence[str],
+    *,
+    allow_empty: bool = False,
+    progress: TextIO | None = None,
 ) -> tuple[ClusterState, dict[str, ClusterState]]:
-    """The source's state and every other cluster's, from ``CLUSTER=PATH`` arguments."""
+    """The source's state and every other cluster's, from ``CLUSTER=PATH`` arguments.
+
+    A path that holds no object is a :class:`CliError` unless ``allow_empty``; a file
+    expected to take a while is announced on ``progress``."""
     paths = parse_clusters(specs)
     if source not in paths:
         raise CliError(
             f"--source {source!r} is not among the clusters given "
             f"({', '.join(sorted(paths))}); add {source}=PATH"
         )
-    states = {name: load_cluster(name, path) for name, path in paths.items()}
+    states = {
+        name: _load_one(name, path, allow_empty=allow_empty, progress=progress)
+        for name, path in paths.items()
+    }
     src = states.pop(source)
     return src, states
+
+
+def input_notices(source: ClusterState, remotes: Mapping[str, ClusterState], err: TextIO) -> None:
+    """What the input as a whole means, when it may not be what was meant: a source
+    without Links, a cluster no Link targets (``warning: <code>: ...``)."""
+    targets = {link.target_cluster_name for link in source.links.values()}
+    if not source.links:
+        print(
+            f"warning: {NoticeCode.NO_LINKS}: the dump of source cluster {source.name} holds "
+            "no Link (multicluster.linkerd.io), so nothing is mirrored; include "
+            "links.multicluster.linkerd.io in the kubectl get that made it",
+            file=err,
+        )
+    for name in sorted(set(remotes) - targets):
+        print(
+            f"warning: {NoticeCode.CLUSTER_NOT_LINKED}: cluster {name} is given, but no Link "
+            f"of {source.name} targets it, so it contributes nothing"
+            + (f" (the Links target {', '.join(sorted(targets))})" if targets else ""),
+            file=err,
+        )
 
 
 def options_from(args: argparse.Namespace) -> PlanOptions:
@@ -156,9 +230,19 @@ def resolver_from(args: argparse.Namespace) -> Resolver:
 
 
 def plan_from(
-    args: argparse.Namespace, specs: Sequence[str] | None = None
+    args: argparse.Namespace, specs: Sequence[str] | None = None, *, err: TextIO | None = None
 ) -> tuple[Plan, ClusterState, dict[str, ClusterState]]:
-    source, remotes = load_clusters(args.source, args.clusters if specs is None else specs)
+    """Load the clusters and plan; with ``err``, say how long loads go (on a terminal)
+    and what the input as a whole means (:func:`input_notices`)."""
+    progress = err if err is not None and err.isatty() else None
+    source, remotes = load_clusters(
+        args.source,
+        args.clusters if specs is None else specs,
+        allow_empty=args.allow_empty,
+        progress=progress,
+    )
+    if err is not None:
+        input_notices(source, remotes, err)
     p = plan(source, remotes, resolve=resolver_from(args), options=options_from(args))
     return p, source, remotes
 
@@ -222,7 +306,7 @@ def plan_table(p: Plan) -> str:
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    p, source, _ = plan_from(args)
+    p, source, _ = plan_from(args, err=err)
     warn((*p.skipped, *p.conflicts), err)
     if args.output == "yaml":
         out.write(dump_yaml(plan_document(p)))
@@ -236,7 +320,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    p, source, _ = plan_from(args)
+    p, source, _ = plan_from(args, err=err)
     warn((*p.skipped, *p.conflicts), err)
     changes = diff(p, source)
     if args.output == "json":
@@ -281,6 +365,33 @@ def load_topology(path: str | None) -> Topology:
         raise CliError(f"{path}: {exc}") from None
 
 
+def topology_notices(
+    topology: Topology,
+    path: str | None,
+    source: ClusterState,
+    remotes: Mapping[str, ClusterState],
+    err: TextIO,
+) -> None:
+    """A warning for each cluster the topology file names that is not given (nor a
+    Link's target): most often a typo, whose settings would silently not apply."""
+    known = {source.name, *remotes} | {link.target_cluster_name for link in source.links.values()}
+    shown = ", ".join(sorted(known))
+    for name, entry in topology.clusters.items():
+        found = [(f"clusters.{name}", name)] if name not in known else []
+        found += [
+            (f"clusters.{name}.gatewayReachableFrom", other)
+            for other in sorted(entry.gateway_reachable_from or ())
+            if other not in known
+        ]
+        for key, unknown in found:
+            print(
+                f"warning: {NoticeCode.TOPOLOGY_UNKNOWN_CLUSTER}: topology file {path} names "
+                f"cluster {unknown!r} ({key}), which is not among the clusters given "
+                f"({shown}); its settings are not used",
+                file=err,
+            )
+
+
 def note(notes: Iterable[str], err: TextIO) -> None:
     """Assumed defaults on stderr, one per line: ``note: <sentence>``."""
     for text in notes:
@@ -289,7 +400,8 @@ def note(notes: Iterable[str], err: TextIO) -> None:
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     topology = load_topology(args.topology)
-    p, source, remotes = plan_from(args)
+    p, source, remotes = plan_from(args, err=err)
+    topology_notices(topology, args.topology, source, remotes, err)
     warn((*p.skipped, *p.conflicts), err)
     report = check(p, source, remotes, topology)
     note(report.notes, err)
@@ -302,6 +414,12 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_resolve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     *specs, target = args.clusters
+    targets = [a for a in args.clusters if "=" not in a]
+    if len(targets) > 1:
+        raise CliError(
+            f"resolve takes one target NAMESPACE/SERVICE, not {len(targets)} "
+            f"({', '.join(targets)}); run it once per target"
+        )
     if not specs or "=" in target:
         raise CliError(
             "the last argument must be the target NAMESPACE/SERVICE, after the "
@@ -309,7 +427,8 @@ def cmd_resolve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     ref = parse_target(target)
     topology = load_topology(args.topology)
-    p, source, remotes = plan_from(args, specs)
+    p, source, remotes = plan_from(args, specs, err=err)
+    topology_notices(topology, args.topology, source, remotes, err)
     known = {source.name, *remotes}
     for name in args.unreachable or ():
         if name not in known:
@@ -359,7 +478,8 @@ def graph_options(args: argparse.Namespace, clusters: Iterable[str]) -> GraphOpt
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     topology = load_topology(args.topology)
-    p, source, remotes = plan_from(args)
+    p, source, remotes = plan_from(args, err=err)
+    topology_notices(topology, args.topology, source, remotes, err)
     linked = {link.target_cluster_name for link in source.links.values()}
     options = graph_options(args, {source.name, *remotes, *linked})
     warn((*p.skipped, *p.conflicts), err)
@@ -475,6 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="meshmirror",
         description="Plan Linkerd multi-cluster mirrors from kubectl dumps, without a cluster.",
     )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("plan", help="print every object the service mirror keeps")
@@ -539,6 +660,9 @@ def main(
     try:
         if args_list and args_list[0] in DELEGATED:
             return _delegate(args_list[0], args_list[1:], out, err)
+        if args_list and args_list[0] == "--version":
+            print(f"meshmirror {__version__}", file=out)
+            return 0
         args = build_parser().parse_args(args_list)
         code: int = args.func(args, out, err)
         return code

@@ -12,7 +12,7 @@ import attrs
 
 from meshmirror.model import ObjectRef
 
-__all__ = ["Conflict", "ConflictCode", "Skip", "SkipCode"]
+__all__ = ["Conflict", "ConflictCode", "NoticeCode", "Skip", "SkipCode"]
 
 
 class SkipCode(str, enum.Enum):
@@ -32,6 +32,31 @@ class SkipCode(str, enum.Enum):
     NAME_COLLISION = "NameCollision"
     HEADLESS_NOT_LABELLED = "HeadlessNotLabelled"
     HEADLESS_NO_ENDPOINTS = "HeadlessNoEndpoints"
+    #: One entry of a Link's ``gatewayAddress`` not used (the others are); ref the Link.
+    GATEWAY_ADDRESS_DROPPED = "GatewayAddressDropped"
+    #: A remote Service with a value the API server would refuse on the mirror (a label
+    #: key or value, a port protocol or name, a Service type).
+    INVALID_REMOTE_VALUE = "InvalidRemoteValue"
+    #: A headless mirror's per-pod Services have no cluster IP yet; their addresses join
+    #: the headless Endpoints once the API server assigns them.
+    HEADLESS_AWAITING_CLUSTER_IP = "HeadlessAwaitingClusterIP"
+    #: A Link whose target is the source cluster itself.
+    LINK_TARGETS_SOURCE = "LinkTargetsSource"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class NoticeCode(str, enum.Enum):
+    """What the CLI says about its input as a whole (``warning: <code>: ...``): nothing
+    is wrong with one object, but the answer may not be what was meant."""
+
+    #: The source dump holds no Link, so nothing is mirrored.
+    NO_LINKS = "NoLinks"
+    #: A cluster given on the command line that no Link of the source targets.
+    CLUSTER_NOT_LINKED = "ClusterNotLinked"
+    #: The topology file names a cluster that is not among those given.
+    TOPOLOGY_UNKNOWN_CLUSTER = "TopologyUnknownCluster"
 
     def __str__(self) -> str:
         return self.value

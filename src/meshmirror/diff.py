@@ -2,7 +2,10 @@
 
 Only owned objects (``mirror.linkerd.io/mirrored-service: "true"``) are ever updated or
 deleted. Comparison is semantic: field order, API-server defaults (protocol, targetPort,
-type, sessionAffinity, clusterIP) and server-assigned fields never cause an update.
+type, sessionAffinity, clusterIP, clusterIPs, ipFamilies, ...), server-assigned fields
+(resourceVersion, uid, creationTimestamp, managedFields, status) and what kubectl adds
+(the ``kubectl.kubernetes.io/last-applied-configuration`` annotation of ``kubectl
+apply``; see :data:`IGNORED_ANNOTATIONS`) never cause an update.
 Namespaces are created when planned, never updated or deleted: deleting one would
 delete everything in it.
 """
@@ -29,7 +32,20 @@ from meshmirror.model import (
 from meshmirror.plan import Plan, PlannedObject
 from meshmirror.scheme import LINKERD, Scheme
 
-__all__ = ["Changes", "Update", "diff", "same"]
+__all__ = ["IGNORED_ANNOTATIONS", "Changes", "Update", "diff", "same"]
+
+#: Annotations that tools add to what they write, never part of a mirror: ignored when
+#: comparing (``kubectl apply`` records the applied manifest in the first).
+IGNORED_ANNOTATIONS: frozenset[str] = frozenset(
+    {"kubectl.kubernetes.io/last-applied-configuration"}
+)
+
+
+def _annotations(obj: AnyObject) -> Mapping[str, str]:
+    found = obj.annotations
+    if not found or IGNORED_ANNOTATIONS.isdisjoint(found):
+        return found
+    return {k: v for k, v in found.items() if k not in IGNORED_ANNOTATIONS}
 
 
 @attrs.frozen
@@ -145,6 +161,7 @@ def _comparable_manifest(obj: Service | Endpoints) -> dict[str, Any]:
     doc = to_manifest(_normal(obj))
     for key in ("resourceVersion", "uid", "creationTimestamp"):
         doc["metadata"].pop(key, None)
+    doc["metadata"]["annotations"] = dict(_annotations(obj))
     return doc
 
 
@@ -215,7 +232,7 @@ def _same_service(a: Service, b: Service) -> bool:
         a.namespace == b.namespace
         and a.name == b.name
         and a.labels == b.labels
-        and a.annotations == b.annotations
+        and _annotations(a) == _annotations(b)
         and _same_ports(a.ports, b.ports)
         and a.type == b.type
         and a.headless == b.headless
@@ -230,7 +247,7 @@ def _same_endpoints(a: Endpoints, b: Endpoints) -> bool:
         a.namespace == b.namespace
         and a.name == b.name
         and a.labels == b.labels
-        and a.annotations == b.annotations
+        and _annotations(a) == _annotations(b)
         and a.subsets == b.subsets
     )
 

@@ -35,6 +35,7 @@ __all__ = [
     "Requirement",
     "Selector",
     "SelectorError",
+    "SelectorTypeError",
     "is_valid_key",
     "is_valid_value",
     "parse_selector",
@@ -93,6 +94,11 @@ class SelectorError(ValueError):
         return (type(self), (self.text, self.token, self.reason))
 
 
+class SelectorTypeError(SelectorError, TypeError):
+    """A selector given as something that is not a selector at all (``None``, a number):
+    ``text`` is its ``repr``."""
+
+
 # --------------------------------------------------------------------------- keys and values
 
 _NAME_MAX: Final = 63
@@ -147,6 +153,12 @@ def _value_problem(value: str) -> str | None:
     return None
 
 
+def _not_text(value: object, kind: str) -> LabelError:
+    return LabelError(
+        repr(value), f"a label {kind} must be a string, not {type(value).__name__}", kind
+    )
+
+
 def validate_key(key: str) -> None:
     """Raise `LabelError` unless *key* is a valid label key (``[prefix/]name``).
 
@@ -157,6 +169,8 @@ def validate_key(key: str) -> None:
     ...     print(err.reason[:40])
     prefix part must be a lowercase RFC 1123
     """
+    if not isinstance(key, str):
+        raise _not_text(key, "key")
     problem = _key_problem(key)
     if problem is not None:
         raise LabelError(key, problem, "key")
@@ -172,6 +186,8 @@ def validate_value(value: str) -> None:
     ...     print(err.reason)
     must be no more than 63 characters
     """
+    if not isinstance(value, str):
+        raise _not_text(value, "value")
     problem = _value_problem(value)
     if problem is not None:
         raise LabelError(value, problem, "value")
@@ -183,7 +199,7 @@ def is_valid_key(key: str) -> bool:
     >>> is_valid_key("app"), is_valid_key("a/b/c")
     (True, False)
     """
-    return _key_problem(key) is None
+    return isinstance(key, str) and _key_problem(key) is None
 
 
 def is_valid_value(value: str) -> bool:
@@ -192,7 +208,7 @@ def is_valid_value(value: str) -> bool:
     >>> is_valid_value(""), is_valid_value("x\\n")
     (True, False)
     """
-    return _value_problem(value) is None
+    return isinstance(value, str) and _value_problem(value) is None
 
 
 _INT64_MIN: Final = -(2**63)
@@ -620,7 +636,17 @@ def parse_selector(text: str) -> Selector:
     ... except SelectorError as err:
     ...     print(err)
     invalid label selector 'x in (a),': found end of string, expected identifier after ','
+
+    Anything but a string is a :class:`SelectorTypeError` (a ``SelectorError`` and a
+    ``TypeError``) naming it.
     """
+    if not isinstance(text, str):
+        raise SelectorTypeError(
+            repr(text),
+            None,
+            f"a selector must be a string, not {type(text).__name__} ('' selects everything; "
+            "Selector.from_label_selector reads a LabelSelector dict)",
+        )
     return Selector(_Parser(text).selector())
 
 

@@ -29,6 +29,7 @@ import attrs
 from meshmirror.labels import Selector, SelectorError
 from meshmirror.model import (
     AnyObject,
+    ArgumentError,
     ClusterState,
     ConfigMap,
     DuplicateObjectError,
@@ -45,6 +46,7 @@ from meshmirror.model import (
     ServicePort,
     frozen_map,
 )
+from meshmirror.names import _IPV4, ip_address_problem
 
 __all__ = [
     "LINK_API_VERSIONS",
@@ -299,13 +301,21 @@ def _addresses(value: Any, ref: str, field: str) -> tuple[EndpointAddress, ...]:
         a = _mapping(raw, ref, f, optional=False)
         out.append(
             EndpointAddress(
-                ip=_str(a.get("ip"), ref, f"{f}.ip"),
+                ip=_ip(a.get("ip"), ref, f"{f}.ip"),
                 hostname=_opt_str(a.get("hostname"), ref, f"{f}.hostname"),
                 node_name=_opt_str(a.get("nodeName"), ref, f"{f}.nodeName"),
                 target_ref=_target_ref(a.get("targetRef"), ref, f"{f}.targetRef"),
             )
         )
     return tuple(out)
+
+
+def _ip(value: Any, ref: str, field: str) -> str:
+    text = _str(value, ref, field)
+    problem = ip_address_problem(text)
+    if problem is not None:
+        _fail(f"{text!r} {problem}, which the API server never stores in Endpoints", ref, field)
+    return text
 
 
 def _endpoint_ports(value: Any, ref: str, field: str) -> tuple[EndpointPort, ...]:
@@ -488,6 +498,7 @@ class _Unusual(Exception):
 
 
 _EMPTY_MAP: FrozenMap[str] = frozen_map(None)
+_ipv4 = _IPV4.fullmatch
 _new = object.__new__
 # FrozenMap is a read-only dict: made here as model._frozen_sorted makes it, minus a call.
 _map_new = FrozenMap.__new__
@@ -749,6 +760,7 @@ def _fast_addresses(value: list[Any]) -> tuple[EndpointAddress, ...]:
             type(ip) is not str
             or (type(hostname) is not str and hostname is not None)
             or (type(node_name) is not str and node_name is not None)
+            or (not _ipv4(ip) and ip_address_problem(ip) is not None)
         ):
             raise _Unusual
         addr = _new(EndpointAddress)
@@ -941,18 +953,38 @@ def iter_documents(docs: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
             yield doc
 
 
-def cluster_state(name: str, docs: Iterable[Any]) -> ClusterState:
+def cluster_state(name: str, docs: Iterable[Any] | Mapping[str, Any]) -> ClusterState:
     """A :class:`ClusterState` from kubectl-style dicts (``kind: List`` expanded).
 
-    A Service with no Endpoints object but with EndpointSlices gets Endpoints read from
-    its slices (one subset per slice, slices in name order).
+    ``docs`` is an iterable of dicts, or one dict: an object, or the ``kind: List`` that
+    ``kubectl get -o yaml`` prints (so ``cluster_state("west", yaml.safe_load(f))``
+    works). A Service with no Endpoints object but with EndpointSlices gets Endpoints
+    read from its slices (one subset per slice, slices in name order). A ``name`` or
+    ``docs`` of the wrong type raises :class:`~meshmirror.model.ArgumentError`.
     """
     return _cluster_state(name, docs, {})
 
 
-def _cluster_state(name: str, docs: Iterable[Any], cache: dict[Any, Any]) -> ClusterState:
+def _documents(name: object, docs: object) -> Iterable[Any]:
+    """``docs`` as an iterable of documents, checking the arguments' types."""
+    if not isinstance(name, str) or not name:
+        raise ArgumentError("name", name, "a cluster's name, a non-empty string")
+    if isinstance(docs, Mapping):
+        return (docs,)
+    if isinstance(docs, str | bytes) or not isinstance(docs, Iterable):
+        hint = " (parse the text first, e.g. yaml.safe_load_all)" if isinstance(docs, str) else ""
+        raise ArgumentError(
+            "docs", docs, f"an iterable of kubectl-style dicts, or one kind: List dict{hint}"
+        )
+    return docs
+
+
+def _cluster_state(
+    name: str, docs: Iterable[Any] | Mapping[str, Any], cache: dict[Any, Any]
+) -> ClusterState:
     """:func:`cluster_state` sharing ``cache`` (ports and port tuples) with other calls:
     the loader reads many clusters into values they share."""
+    docs = _documents(name, docs)
     # Indexed as read (what ClusterState.build does, without a second pass): the first
     # object of each kind that clashes with an earlier one is kept, and raised (in
     # build's order of kinds) only once every object has been read.

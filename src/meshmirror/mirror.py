@@ -14,6 +14,7 @@ from typing import Any, Literal, NamedTuple, TypeAlias
 import attrs
 
 from meshmirror.codes import Skip, SkipCode
+from meshmirror.labels import is_valid_key, is_valid_value
 from meshmirror.model import (
     ClusterState,
     EndpointAddress,
@@ -28,7 +29,13 @@ from meshmirror.model import (
     _frozen_sorted,
     _linkerd_selector,
 )
-from meshmirror.names import mirror_name, pod_mirror_name, service_name_problem
+from meshmirror.names import (
+    endpoint_ip_problem,
+    mirror_name,
+    pod_mirror_name,
+    port_name_problem,
+    service_name_problem,
+)
 from meshmirror.scheme import Scheme
 
 __all__ = [
@@ -38,8 +45,10 @@ __all__ = [
     "Resolver",
     "filter_annotations",
     "filter_labels",
+    "gateway_drop_skips",
     "mirror_link",
     "resolve_gateway",
+    "unknown_target_skip",
 ]
 
 MirrorMode: TypeAlias = Literal["gateway", "remote-discovery", "headless"]
@@ -117,12 +126,16 @@ class Candidate(NamedTuple):
 
 @attrs.frozen
 class Gateway:
-    """A Link's gateway as Linkerd resolves it: every address, sorted as strings."""
+    """A Link's gateway as Linkerd resolves it: every address, sorted as strings.
+
+    ``dropped`` holds each ``gatewayAddress`` entry (or address it resolved to) that is
+    not used, with why, as (entry, reason) pairs in entry order."""
 
     addresses: tuple[str, ...] = ()
     port: int | None = None
     code: SkipCode | None = None
     problem: str = ""
+    dropped: tuple[tuple[str, str], ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -136,9 +149,13 @@ def _ip_literal(text: str) -> str | None:
         return None
 
 
-def _lookup(resolve: Resolver, host: str) -> list[str]:
+def _lookup(resolve: Resolver, host: str) -> tuple[list[str], str]:
+    """The addresses ``host`` resolves to, and why there are none when so."""
     if resolve is None:
-        return []
+        return [], (
+            "is a hostname, and hostnames are not resolved (resolve=None; the CLI's "
+            "--no-resolve); resolve it or give the gateway's IP"
+        )
     try:
         found = resolve.get(host, ()) if isinstance(resolve, Mapping) else resolve(host)
         out = []
@@ -146,22 +163,39 @@ def _lookup(resolve: Resolver, host: str) -> list[str]:
             ip = _ip_literal(addr)
             if ip is not None:
                 out.append(ip)
-        return out
-    except (OSError, LookupError, ValueError):
-        return []
+    except (OSError, LookupError, ValueError) as err:
+        return [], f"does not resolve ({err or type(err).__name__}); check the name in DNS"
+    return out, "resolves to no address; check the name in DNS"
+
+
+def _entry_problem(entry: str) -> str | None:
+    """Why an entry is never looked up (Go's resolver refuses it), or None."""
+    if not entry:
+        return "is empty (a stray ',' in gatewayAddress)"
+    if entry != entry.strip():
+        return (
+            "has leading or trailing whitespace, which Linkerd does not trim; write the "
+            "list without spaces (a,b)"
+        )
+    return None
 
 
 def resolve_gateway(link: Link, resolve: Resolver = None) -> Gateway:
     """Resolve ``gatewayAddress`` and parse ``gatewayPort`` as Linkerd does.
 
     Entries are split on ``,`` and not trimmed; IP literals stand for themselves, other
-    entries go to ``resolve``; unresolvable entries are dropped, and if none is left
-    the gateway is unusable. Addresses are sorted as strings, duplicates kept.
+    entries go to ``resolve``. Entries that do not resolve (an empty one, one with
+    spaces around it, a hostname without a resolver), and addresses an Endpoints may not
+    hold (loopback, link-local, unspecified: the API server refuses them), are dropped
+    and listed in :attr:`Gateway.dropped`; if none is left the gateway is unusable.
+    Addresses are sorted as strings, duplicates kept.
 
     >>> g = resolve_gateway(Link("linkerd-multicluster", "east", "east",
-    ...     gateway_address="10.0.0.9,10.0.0.10", gateway_port="4143"))
+    ...     gateway_address="10.0.0.9,10.0.0.10, 10.0.0.11", gateway_port="4143"))
     >>> g.addresses, g.port
     (('10.0.0.10', '10.0.0.9'), 4143)
+    >>> g.dropped[0][0]
+    ' 10.0.0.11'
     """
     if not link.gateway_address:
         return Gateway(
@@ -179,28 +213,79 @@ def resolve_gateway(link: Link, resolve: Resolver = None) -> Gateway:
             "number; set spec.gatewayPort to the gateway's mc-gateway port",
         )
     addresses: list[str] = []
-    unresolved: list[str] = []
+    dropped: list[tuple[str, str]] = []
     for entry in link.gateway_addresses:
+        problem = _entry_problem(entry)
+        if problem is not None:
+            dropped.append((entry, problem))
+            continue
         literal = _ip_literal(entry)
-        found = [literal] if literal is not None else _lookup(resolve, entry)
-        if found:
-            addresses.extend(found)
+        if literal is not None:
+            found, why = [literal], ""
         else:
-            unresolved.append(entry)
+            found, why = _lookup(resolve, entry)
+        if not found:
+            dropped.append((entry, why))
+        for ip in found:
+            bad = endpoint_ip_problem(ip)
+            if bad is None:
+                addresses.append(ip)
+            else:
+                said = "" if ip == entry else f"resolves to {ip}, which "
+                dropped.append((entry, f"{said}{bad}" if said else bad))
     if not addresses:
-        hint = (
-            "pass a resolver (the CLI resolves unless --no-resolve)"
-            if resolve is None
-            else "check the name in DNS or use the gateway's IP"
-        )
+        reasons = "; ".join(f"{entry!r} {why}" for entry, why in dropped)
         return Gateway(
             port=port,
             code=SkipCode.GATEWAY_UNRESOLVED,
-            problem=f"Link {link.name}'s gatewayAddress {link.gateway_address!r} resolves "
-            f"to no address; {hint}",
+            problem=f"Link {link.name}'s gatewayAddress {link.gateway_address!r} gives no "
+            f"usable address: {reasons}",
+            dropped=tuple(dropped),
         )
     addresses.sort()
-    return Gateway(addresses=tuple(addresses), port=port)
+    return Gateway(addresses=tuple(addresses), port=port, dropped=tuple(dropped))
+
+
+def unknown_target_skip(link: Link, source: str) -> Skip:
+    """The skip of a Link (in cluster ``source``) whose target was not given: an
+    :attr:`~SkipCode.UNKNOWN_CLUSTER`, or :attr:`~SkipCode.LINK_TARGETS_SOURCE` when it
+    targets ``source`` itself."""
+    target = link.target_cluster_name
+    where = f"Link {link.namespace}/{link.name}"
+    if target == source:
+        return Skip(
+            SkipCode.LINK_TARGETS_SOURCE,
+            link.ref,
+            f"{where} targets cluster {target!r}, the source cluster itself, and a cluster "
+            "does not mirror its own Services; fix spec.targetClusterName, or pass "
+            "another --source",
+            cluster=source,
+        )
+    return Skip(
+        SkipCode.UNKNOWN_CLUSTER,
+        link.ref,
+        f"{where} targets cluster {target!r}, which was not given; pass its state "
+        "(CLUSTER=PATH) to mirror from it",
+        cluster=source,
+    )
+
+
+def gateway_drop_skips(link: Link, gateway: Gateway, cluster: str) -> list[Skip]:
+    """A :attr:`~SkipCode.GATEWAY_ADDRESS_DROPPED` skip (about ``link``, in ``cluster``)
+    for each entry of a usable gateway that is not used."""
+    if not gateway.usable:
+        return []  # every skipped export already names each entry
+    return [
+        Skip(
+            SkipCode.GATEWAY_ADDRESS_DROPPED,
+            link.ref,
+            f"Link {link.namespace}/{link.name}: gatewayAddress entry {entry!r} {why}; "
+            f"the gateway-mode mirrors of {link.target_cluster_name} use only "
+            f"{', '.join(gateway.addresses)}",
+            cluster=cluster,
+        )
+        for entry, why in gateway.dropped
+    ]
 
 
 def _excluded(key: str, exclusions: Sequence[str]) -> bool:
@@ -273,13 +358,51 @@ def _mirror_ports(ports: Sequence[ServicePort]) -> tuple[ServicePort, ...]:
     return tuple([_mirror_port(p) for p in ports])
 
 
+_PROTOCOLS = ("TCP", "UDP", "SCTP")
+_SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+# The API server's limit on all of an object's annotations together.
+_ANNOTATIONS_MAX = 256 * 1024
+
+
+def _ports_problem(ports: Sequence[ServicePort]) -> str | None:
+    names: set[str] = set()
+    numbers: set[tuple[int, str]] = set()
+    for i, p in enumerate(ports):
+        where = f"port {i} ({p.name or p.port})"
+        if p.protocol not in _PROTOCOLS:
+            return f"{where} has protocol {p.protocol!r}, not one of TCP, UDP, SCTP"
+        if p.name:
+            bad = port_name_problem(p.name, service_port=True)
+            if bad is not None:
+                return f"{where} has the name {p.name!r}, which {bad}"
+            if p.name in names:
+                return f"port name {p.name!r} is given twice"
+            names.add(p.name)
+        elif len(ports) > 1:
+            return f"{where} has no name, and a Service with several ports must name each"
+        if (p.port, p.protocol) in numbers:
+            return f"port {p.port}/{p.protocol} is given twice"
+        numbers.add((p.port, p.protocol))
+        target = p.target_port
+        if isinstance(target, str):
+            bad = port_name_problem(target, service_port=False)
+            if bad is not None:
+                return f"{where} has targetPort {target!r}, which {bad}"
+    return None
+
+
 class _Pool:
     """Values many mirrors of one plan share, interned by value: mirrored ports and
     gateway Endpoints ports. Lives for one :func:`~meshmirror.plan.plan` call."""
 
-    __slots__ = ("_eports", "_ids", "_ports")
+    __slots__ = ("_eports", "_ids", "_ok_keys", "_ok_values", "_port_problems", "_ports")
 
     def __init__(self) -> None:
+        # Label keys and values already found valid, and each ports tuple's problem
+        # (by identity, as for _ids): most Services share them.
+        self._ok_keys: set[str] = set()
+        self._ok_values: set[str] = set()
+        self._port_problems: dict[int, tuple[tuple[ServicePort, ...], str | None]] = {}
         self._ports: dict[tuple[ServicePort, ...], tuple[ServicePort, ...]] = {}
         self._eports: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[EndpointPort, ...]] = {}
         # id(remote ports tuple) -> (it, its mirrored ports): the loader shares tuples,
@@ -298,6 +421,31 @@ class _Pool:
             self._ids.clear()  # an index lives long: keep the cache bounded
         self._ids[id(ports)] = (ports, found)
         return found
+
+    def label_problem(self, labels: Mapping[str, str]) -> str | None:
+        """Why the API server would refuse ``labels`` on an object, or None."""
+        ok_keys, ok_values = self._ok_keys, self._ok_values
+        for k, v in labels.items():
+            if k not in ok_keys:
+                if not is_valid_key(k):
+                    return f"label key {k!r} is not a valid label key"
+                ok_keys.add(k)
+            if v not in ok_values:
+                if not is_valid_value(v):
+                    return f"label {k}={v!r} has a value that is not a valid label value"
+                ok_values.add(v)
+        return None
+
+    def ports_problem(self, ports: tuple[ServicePort, ...]) -> str | None:
+        """Why the API server would refuse ``ports`` on a mirror, or None."""
+        hit = self._port_problems.get(id(ports))
+        if hit is not None and hit[0] is ports:
+            return hit[1]
+        problem = _ports_problem(ports)
+        if len(self._port_problems) >= 65536:
+            self._port_problems.clear()
+        self._port_problems[id(ports)] = (ports, problem)
+        return problem
 
     def gateway_ports(self, port: int, ports: Sequence[ServicePort]) -> tuple[EndpointPort, ...]:
         key = (port, tuple([(p.name, p.protocol) for p in ports]))
@@ -592,6 +740,7 @@ def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate
     skips: list[Skip] = []
     subsets: list[EndpointSubset] = []
     seen: set[str] = set()
+    waiting: list[str] = []
     for subset in eps.subsets:
         addresses: list[EndpointAddress] = []
         for address in subset.addresses:
@@ -617,12 +766,15 @@ def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate
                     )
                 )
                 continue
+            # The headless Endpoints point at each per-pod Service's cluster IP, which
+            # the API server assigns once that Service exists: until then the address
+            # is left out (an empty IP would be refused).
             existing = ctx.source.service(svc.namespace, pod_name)
-            addresses.append(
-                EndpointAddress(
-                    existing.cluster_ip or "" if existing is not None else "", hostname=host
-                )
-            )
+            cluster_ip = existing.cluster_ip if existing is not None else None
+            if cluster_ip and endpoint_ip_problem(cluster_ip) is None:
+                addresses.append(EndpointAddress(cluster_ip, hostname=host))
+            elif pod_name not in waiting:
+                waiting.append(pod_name)
             if pod_name in seen:
                 continue
             seen.add(pod_name)
@@ -652,6 +804,20 @@ def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate
             )
         if addresses:
             subsets.append(EndpointSubset(addresses=tuple(addresses), ports=subset.ports))
+    if waiting:
+        skips.append(
+            ctx.skip(
+                SkipCode.HEADLESS_AWAITING_CLUSTER_IP,
+                svc,
+                f"headless mirror {svc.namespace}/{name} of Service {svc.namespace}/"
+                f"{svc.name} in cluster {ctx.target}: the per-pod Service"
+                f"{'s' if len(waiting) > 1 else ''} {', '.join(waiting)} "
+                f"{'have' if len(waiting) > 1 else 'has'} no cluster IP yet, so "
+                f"{'their addresses are' if len(waiting) > 1 else 'its address is'} left "
+                "out of the headless Endpoints; apply this plan, then plan again once the "
+                "API server has assigned the cluster IPs",
+            )
+        )
     service = ctx.mirror_service(svc, name, discovery=False, headless=True)
     annotations = {s.remote_svc_fq_name_annotation: ctx.fq_name(svc)}
     # Repair skips headless mirrors, so the identity is only set when non-empty.
@@ -674,6 +840,30 @@ def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate
         tuple(o.name for o in pods if isinstance(o, Service)),
     )
     return Candidate(mirror, (service, endpoints, *pods), tuple(skips))
+
+
+def _remote_value_problem(ctx: _LinkContext, svc: Service, discovery: bool) -> str | None:
+    """What of ``svc`` the API server would refuse on its mirror, or None."""
+    if svc.type not in _SERVICE_TYPES:
+        return f"spec.type {svc.type!r} is not one of {', '.join(_SERVICE_TYPES)}"
+    pool = ctx._pool
+    problem = pool.ports_problem(svc.ports)
+    if problem is not None:
+        return problem
+    if svc.labels:
+        problem = pool.label_problem(ctx.service_labels(svc, discovery))
+        if problem is not None:
+            return problem
+    if svc.annotations:
+        size = 0
+        for k, v in ctx.service_annotations(svc).items():
+            # The API server checks annotation keys lowercased, as qualified names.
+            if k not in pool._ok_keys and not is_valid_key(k.lower()):
+                return f"annotation key {k!r} is not a valid annotation key"
+            size += len(k) + len(v)
+        if size > _ANNOTATIONS_MAX:
+            return f"its annotations hold {size} bytes, more than the {_ANNOTATIONS_MAX} allowed"
+    return None
 
 
 def _mirror_one(ctx: _LinkContext, svc: Service) -> Candidate | Skip | None:
@@ -700,6 +890,15 @@ def _mirror_one(ctx: _LinkContext, svc: Service) -> Candidate | Skip | None:
             svc,
             f"Service {svc.namespace}/{svc.name} in cluster {ctx.target} has no ports, "
             "and a mirror needs at least one; add a port to it",
+        )
+    invalid = _remote_value_problem(ctx, svc, discovery)
+    if invalid is not None:
+        return ctx.skip(
+            SkipCode.INVALID_REMOTE_VALUE,
+            svc,
+            f"Service {svc.namespace}/{svc.name} in cluster {ctx.target}: {invalid}, so the "
+            "API server would refuse its mirror; fix the remote Service or exclude the "
+            f"key with Link {link.name}'s excludedLabels/excludedAnnotations",
         )
     if discovery:
         service = ctx.mirror_service(svc, name, discovery=True)
@@ -740,4 +939,6 @@ def mirror_link(
             skips.append(result)
         else:
             candidates.append(result)
+    if gateway.dropped and any(c.mirror.mode != "remote-discovery" for c in candidates):
+        skips.extend(gateway_drop_skips(link, gateway, source.name))
     return candidates, skips

@@ -26,6 +26,7 @@ from meshmirror.labels import Selector
 
 __all__ = [
     "AnyObject",
+    "ArgumentError",
     "ClusterState",
     "ConfigMap",
     "DuplicateObjectError",
@@ -40,6 +41,7 @@ __all__ = [
     "ProbeSpec",
     "Service",
     "ServicePort",
+    "check_states",
 ]
 
 _V = TypeVar("_V")
@@ -585,3 +587,43 @@ class ClusterState:
             links=tables["Link"],
             config_maps=tables["ConfigMap"],
         )
+
+
+class ArgumentError(TypeError, ValueError):
+    """A library function called with an argument of the wrong type or shape.
+
+    ``argument`` names the parameter, ``value`` is what was given, and the message says
+    what is expected."""
+
+    def __init__(self, argument: str, value: object, expected: str) -> None:
+        shown = repr(value)
+        if len(shown) > 200:
+            shown = shown[:200] + "..."
+        super().__init__(f"{argument} must be {expected}, not {type(value).__name__} {shown}")
+        self.argument = argument
+        self.value = value
+
+
+def check_states(source: object, remotes: object) -> None:
+    """Raise :class:`ArgumentError` unless ``source`` is a :class:`ClusterState` and
+    ``remotes`` maps each cluster's name to its :class:`ClusterState` (the planner's
+    arguments)."""
+    if not isinstance(source, ClusterState):
+        raise ArgumentError("source", source, "a ClusterState (see manifest.cluster_state)")
+    if not isinstance(remotes, Mapping):
+        raise ArgumentError(
+            "remotes",
+            remotes,
+            "a mapping of each Link's targetClusterName to its ClusterState, e.g. "
+            "{east.name: east}",
+        )
+    for key, state in remotes.items():
+        if not isinstance(state, ClusterState):
+            raise ArgumentError(f"remotes[{key!r}]", state, "a ClusterState")
+        if key != state.name:
+            raise ArgumentError(
+                f"remotes[{key!r}]",
+                state,
+                f"the state of cluster {key!r}, but it holds cluster {state.name!r}; key "
+                "each state by its own name ({state.name: state})",
+            )

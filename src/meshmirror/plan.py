@@ -32,8 +32,24 @@ from meshmirror.codes import Conflict, Skip, SkipCode
 from meshmirror.federated import Federation, federate
 from meshmirror.labels import Selector, parse_selector
 from meshmirror.manifest import to_manifest
-from meshmirror.mirror import Candidate, Mirror, Resolver, _Pool, mirror_link, resolve_gateway
-from meshmirror.model import ClusterState, Endpoints, Link, Namespace, ObjectRef, Service
+from meshmirror.mirror import (
+    Candidate,
+    Mirror,
+    Resolver,
+    _Pool,
+    mirror_link,
+    resolve_gateway,
+    unknown_target_skip,
+)
+from meshmirror.model import (
+    ClusterState,
+    Endpoints,
+    Link,
+    Namespace,
+    ObjectRef,
+    Service,
+    check_states,
+)
 from meshmirror.scheme import LINKERD, Scheme
 
 __all__ = ["Plan", "PlanOptions", "PlannedObject", "plan"]
@@ -218,8 +234,11 @@ def plan(
 
     ``remotes`` maps a Link's ``targetClusterName`` to that cluster's state; Links are
     read from ``source``. ``resolve`` turns a gateway hostname into addresses (a
-    callable or a mapping); None accepts IP literals only.
+    callable or a mapping); None accepts IP literals only. Arguments of the wrong type,
+    or a ``remotes`` key that is not its state's name, raise
+    :class:`~meshmirror.model.ArgumentError`.
     """
+    check_states(source, remotes)
     options = options or PlanOptions()
     skips: list[Skip] = []
     linked: list[tuple[Link, ClusterState]] = []
@@ -231,15 +250,7 @@ def plan(
         target = link.target_cluster_name
         remote = remotes.get(target)
         if remote is None:
-            skips.append(
-                Skip(
-                    SkipCode.UNKNOWN_CLUSTER,
-                    link.ref,
-                    f"Link {link.namespace}/{link.name} targets cluster {target!r}, which "
-                    "was not given; pass its state (CLUSTER=PATH) to mirror from it",
-                    cluster=source.name,
-                )
-            )
+            skips.append(unknown_target_skip(link, source.name))
             continue
         linked.append((link, remote))
         candidates, link_skips = mirror_link(

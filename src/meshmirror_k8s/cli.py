@@ -255,6 +255,7 @@ def build_link_documents(args: argparse.Namespace) -> tuple[list[Any], list[Any]
         "targetClusterLinkerdNamespace": args.target_linkerd_namespace,
         "clusterCredentialsSecret": secret_name,
     }
+    selector = _selector(args.selector, "--selector")  # checked even when left out
     if args.gateway:
         missing = [
             flag
@@ -286,7 +287,6 @@ def build_link_documents(args: argparse.Namespace) -> tuple[list[Any], list[Any]
         }
         if probe:
             spec["probeSpec"] = probe
-        selector = _selector(args.selector, "--selector")
         if selector is not None:
             spec["selector"] = selector
     for key, flag, text in (
