@@ -6,8 +6,9 @@ are not used: correctness never depends on them), plans with
 writes exactly the owned objects whose planned content differs: creates from
 :func:`~meshmirror.manifest.to_manifest`, updates carrying the current
 ``resourceVersion`` (and the server's fields), deletes with ``resource_version=`` and
-``uid=`` preconditions. Nothing is ever written to a remote, no Link status is written,
-and no Namespace unless namespace creation is on.
+``uid=`` preconditions. Nothing is ever written to a remote, Link status only through a
+:class:`~meshmirror.linkstatus.LinkStatusWriter` when one is given (``links/status``,
+only when it changes), and no Namespace unless namespace creation is on.
 
 Time is a parameter (``clock``: a callable returning seconds). The core is synchronous
 and thread-free: :meth:`Reconciler.run_once` is one full sync,
@@ -45,6 +46,7 @@ from meshmirror.backends.base import (
     Unreachable,
 )
 from meshmirror.diff import Update, diff, same
+from meshmirror.linkstatus import LinkStatusWriter
 from meshmirror.manifest import ManifestError, cluster_state, from_manifest, to_manifest
 from meshmirror.mirror import Resolver
 from meshmirror.model import (
@@ -292,6 +294,7 @@ class Reconciler:
         *,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
+        link_status: LinkStatusWriter | None = None,
     ) -> None:
         if unreachable_grace < 0:
             raise ValueError(f"unreachable_grace must be >= 0, not {unreachable_grace!r}")
@@ -316,6 +319,8 @@ class Reconciler:
         self._source_error: str | None = None
         self._source_unreachable = False
         self._last: RunReport | None = None
+        # HOOK(link-status): Link status written after each full sync (None: never).
+        self.link_status = link_status
 
     # -- public ---------------------------------------------------------------------------
 
@@ -373,6 +378,17 @@ class Reconciler:
             worst = max(self._attempts.get(ref, 1) for ref in pending)
             retry_at = now + self._backoff(worst)
         self._update_status(now, links, bad_links, remotes, planned, source, write_errors)
+        if self.link_status is not None:  # HOOK(link-status)
+            self.link_status.sync(
+                self._source,
+                links,
+                raw,
+                planned,
+                source,
+                {t: r.state for t, r in remotes.items() if r.state is not None},
+                read={t for t, r in remotes.items() if r.read},
+                errors=write_errors,
+            )
         errors: list[str] = []
         for link in links:
             problem = remotes[link.target_cluster_name].error
@@ -466,6 +482,7 @@ class Reconciler:
                 continue
             if isinstance(link, Link):
                 links.append(link)
+                raw[link.ref] = doc  # HOOK(link-status): its current status
         links.sort(key=lambda link: (link.namespace, link.name))
         objects.extend(links)
         return ClusterState.build(self._source.name, objects), raw, links, bad

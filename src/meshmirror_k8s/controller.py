@@ -39,6 +39,7 @@ from meshmirror.backends import (
     NotFound,
     WatchEvent,
 )
+from meshmirror.linkstatus import LinkStatusWriter
 from meshmirror.reconcile import Reconciler, RunReport
 from meshmirror_k8s.backend import Backoff, KubernetesBackend, Timeouts
 from meshmirror_k8s.credentials import (
@@ -157,6 +158,10 @@ class _Recording:
     def update(self, manifest: Manifest) -> Manifest:
         return self.inner.update(manifest)
 
+    def update_status(self, manifest: Manifest) -> Manifest:  # HOOK(link-status)
+        update: Callable[[Manifest], Manifest] = getattr(self.inner, "update_status")  # noqa: B009
+        return update(manifest)
+
     def delete(
         self,
         kind: str,
@@ -193,6 +198,10 @@ class _Fenced(_Recording):
     def update(self, manifest: Manifest) -> Manifest:
         self._check("update")
         return super().update(manifest)
+
+    def update_status(self, manifest: Manifest) -> Manifest:  # HOOK(link-status)
+        self._check("update")
+        return super().update_status(manifest)
 
     def delete(
         self,
@@ -269,6 +278,9 @@ class DryRunBackend(_Recording):
         self._say("update", *_key(manifest))
         return self._store(manifest)
 
+    def update_status(self, manifest: Manifest) -> Manifest:  # HOOK(link-status)
+        return manifest  # a dry run writes no status (the controller sends none)
+
     def delete(
         self,
         kind: str,
@@ -325,6 +337,10 @@ class Controller:
         self._beat = time.monotonic()
         self._watch_stop = threading.Event()
         self._watchers: dict[tuple[str, str, int], threading.Thread] = {}
+        # HOOK(link-status): Link status through links/status (none in a dry run).
+        self.link_status = (
+            None if config.dry_run else LinkStatusWriter(time.time, options=config.options)
+        )
 
     # -- remotes ------------------------------------------------------------------------
 
@@ -414,6 +430,7 @@ class Controller:
                 options=self.config.options,
                 resolve=self.config.resolve,
                 link_namespace=ns,
+                link_status=self.link_status,  # HOOK(link-status)
             )
 
     # -- syncing ------------------------------------------------------------------------

@@ -5,8 +5,8 @@ reconciler lists Services, Endpoints and EndpointSlices; the controller watches 
 to react between resyncs). Read-only, no Secrets, no wildcards, no Namespaces or Links.
 A test records every request the adapter makes and checks it against these rules, both
 ways. :data:`SOURCE_RULES` and :data:`SOURCE_NAMESPACED_RULES` are what it needs in the
-source cluster (cluster-wide: mirrors; in its own namespace: Links, the named credentials
-Secrets, its Lease).
+source cluster (cluster-wide: mirrors; in its own namespace: Links and their status, the
+named credentials Secrets, its Lease).
 
 >>> sorted(rule_triples(REMOTE_ACCESS_RULES))  # doctest: +NORMALIZE_WHITESPACE
 [('', 'endpoints', 'list'), ('', 'endpoints', 'watch'), ('', 'services', 'list'),
@@ -74,6 +74,7 @@ SOURCE_NAMESPACE_CREATION_RULE = Rule(("",), ("namespaces",), ("create",))
 #: In the controller's namespace: Links, the credentials Secrets (by name), the Lease.
 SOURCE_NAMESPACED_RULES: tuple[Rule, ...] = (
     Rule((LINKERD.link_group,), (LINKERD.link_plural,), ("list", "watch")),
+    Rule((LINKERD.link_group,), (f"{LINKERD.link_plural}/status",), ("update",)),
     Rule(("",), ("secrets",), ("get",)),
     Rule(("coordination.k8s.io",), ("leases",), ("create", "get", "update")),
 )

@@ -63,6 +63,9 @@ def not_owned(topology: Topology) -> dict[tuple[str, str, str], Manifest]:
         labels = doc["metadata"].get("labels") or {}
         if doc["kind"] in ("Service", "Endpoints") and labels.get(OWNED) == "true":
             continue
+        if doc["kind"] == "Link":  # its status is ours (links/status); the rest is not
+            doc.pop("status", None)
+            doc["metadata"].pop("resourceVersion", None)
         out[(doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])] = doc
     return out
 
@@ -107,6 +110,12 @@ def assert_invariants(topology: Topology, untouched: dict[tuple[str, str, str], 
     # delete carries its preconditions.
     for rec in topology.servers["west"].writes():
         if rec.resource == "leases":
+            continue
+        if rec.resource == "links/status":  # Link status, through its subresource only
+            assert rec.verb == "update" and set(rec.body["status"]) <= {
+                "mirrorServices",
+                "federatedServices",
+            }
             continue
         assert rec.resource in ("services", "endpoints"), rec
         if rec.verb in ("create", "update"):
