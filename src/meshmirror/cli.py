@@ -414,6 +414,7 @@ Command = Callable[[argparse.Namespace, TextIO, TextIO], int]
 #: Commands another package provides; argv after the name is handed over whole.
 DELEGATED: Mapping[str, str] = {
     "link": "meshmirror_k8s.cli:link_main",
+    "unlink": "meshmirror_k8s.cli:unlink_main",
     "controller": "meshmirror_k8s.__main__:main",
 }
 

@@ -23,12 +23,14 @@ from typing import Any
 from meshmirror import LINKERD
 
 __all__ = [
+    "LINKERD_DESTINATION_RULES",
     "REMOTE_ACCESS_RULES",
     "SOURCE_NAMESPACED_RULES",
     "SOURCE_NAMESPACE_CREATION_RULE",
     "SOURCE_RULES",
     "Rule",
     "allowed",
+    "linkerd_destination_manifests",
     "remote_access_manifests",
     "rule_triples",
     "rules_from_manifest",
@@ -60,6 +62,19 @@ class Rule:
 REMOTE_ACCESS_RULES: tuple[Rule, ...] = (
     Rule(("",), ("endpoints", "services"), ("list", "watch")),
     Rule(("discovery.k8s.io",), ("endpointslices",), ("list", "watch")),
+)
+
+#: What Linkerd's destination controller reads in a linked cluster for remote discovery
+#: and federated Services (Linkerd's remote-access ClusterRole, less the service mirror's
+#: Events, which meshmirror never writes). Granted only with
+#: ``meshmirror link --linkerd-destination-access``, in a ClusterRole of its own.
+LINKERD_DESTINATION_RULES: tuple[Rule, ...] = (
+    Rule(("apps",), ("replicasets",), ("list", "get", "watch")),
+    Rule(("batch",), ("jobs",), ("list", "get", "watch")),
+    Rule(("",), ("pods", "endpoints", "services"), ("list", "get", "watch")),
+    Rule(("discovery.k8s.io",), ("endpointslices",), ("list", "get", "watch")),
+    Rule(("policy.linkerd.io",), ("servers",), ("list", "get", "watch")),
+    Rule(("",), ("configmaps",), ("get",), ("linkerd-config",)),
 )
 
 #: Cluster-wide in the source: read namespaces, write owned mirrors.
@@ -154,6 +169,27 @@ def remote_access_manifests(
             "kind": "ClusterRole",
             "name": service_account,
         },
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
+
+
+def linkerd_destination_manifests(service_account: str, namespace: str) -> Iterator[dict[str, Any]]:
+    """For the linked cluster, apart from meshmirror's own access: a ClusterRole
+    ``<service_account>-linkerd-destination`` of :data:`LINKERD_DESTINATION_RULES` and its
+    binding to the same ServiceAccount, whose token Linkerd's destination controller
+    uses through the credentials Secret copy in the control-plane namespace."""
+    name = f"{service_account}-linkerd-destination"
+    yield {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": _rules(LINKERD_DESTINATION_RULES),
+    }
+    yield {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
     }
 
