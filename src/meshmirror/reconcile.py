@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeAlias
 
 import attrs
@@ -295,6 +295,7 @@ class Reconciler:
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         link_status: LinkStatusWriter | None = None,
+        dead_gateways: Callable[[], Collection[str]] | None = None,
     ) -> None:
         if unreachable_grace < 0:
             raise ValueError(f"unreachable_grace must be >= 0, not {unreachable_grace!r}")
@@ -321,6 +322,10 @@ class Reconciler:
         self._last: RunReport | None = None
         # HOOK(link-status): Link status written after each full sync (None: never).
         self.link_status = link_status
+        # HOOK(probes): target clusters whose gateway probe says dead, asked each sync.
+        self.dead_gateways = dead_gateways
+        # HOOK(metrics): the plan of the last full sync (skips by code).
+        self.last_plan: Plan | None = None
 
     # -- public ---------------------------------------------------------------------------
 
@@ -361,6 +366,8 @@ class Reconciler:
             del self._since[target]
 
         dead = frozenset(t for t, r in remotes.items() if r.dead and r.state is not None)
+        if self.dead_gateways is not None:  # HOOK(probes)
+            dead |= frozenset(self.dead_gateways())
         options = attrs.evolve(self._options, dead_gateways=self._options.dead_gateways | dead)
         planned = plan(
             source,
@@ -369,6 +376,7 @@ class Reconciler:
             resolve=self._resolve,
             options=options,
         )
+        self.last_plan = planned  # HOOK(metrics)
         held = self._held(source, planned, remotes)
         writes = self._writes(planned, source, raw, held, remotes)
         created, updated, deleted, pending, failed, write_errors = self._apply(writes)

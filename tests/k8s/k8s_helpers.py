@@ -147,6 +147,8 @@ class Topology:
         config.setdefault("timeouts", FAST)
         config.setdefault("backoff", Backoff(retries=4, base=0.01))
         config.setdefault("resolve", None)
+        # The topology's gateways (192.0.2.x) are not on loopback: never probed here.
+        config.setdefault("probe_gateways", False)
         out = config.pop("out", None) or io.StringIO()
         return Controller(
             self.source_backend(), ControllerConfig(namespace=LINKS_NS, **config), out=out
