@@ -172,6 +172,7 @@ def test_the_layers_are_complete() -> None:
         "loader",
         "reconcile",
         "render",
+        "secretdump",
         "testing",
     }
     modules = {p.stem for p in PKG.glob("*.py")}

@@ -34,6 +34,7 @@ from meshmirror.names import InvalidNameError
 from meshmirror.plan import Plan, PlanOptions, plan
 from meshmirror.render import GraphvizError, to_svg
 from meshmirror.resolve import TargetError, parse_target, resolve
+from meshmirror.secretdump import secrets_in
 from meshmirror.topology import Topology, TopologyError
 
 __all__ = ["CliError", "main"]
@@ -297,7 +298,9 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     topology = load_topology(args.topology)
     p, source, remotes = plan_from(args)
     warn((*p.skipped, *p.conflicts), err)
-    report = check(p, source, remotes, topology)
+    # HOOK(check-parity): the source dump's Secrets (credentials Secrets checked).
+    secrets = secrets_in(parse_clusters(args.clusters)[args.source])
+    report = check(p, source, remotes, topology, secrets=secrets)
     note(report.notes, err)
     if args.output == "json":
         out.write(dump_json(report.to_dict()))
