@@ -111,3 +111,13 @@ def test_no_status_without_a_writer() -> None:
     west, east, _, _ = world()
     Reconciler(west, {"remote": east}, clock=ManualClock(0)).run_until_idle()
     assert "status" not in (west.get("Link", LINK_NS, "remote") or {})
+
+
+def test_own_status_writes_are_recognised() -> None:
+    west, _, r, writer = world()
+    r.run_until_idle()
+    doc = west.get("Link", LINK_NS, "remote")
+    assert doc is not None and writer.is_own(doc)
+    west.apply([link()])  # a user's edit: a new resourceVersion, not ours
+    edited = west.get("Link", LINK_NS, "remote")
+    assert edited is not None and not writer.is_own(edited)

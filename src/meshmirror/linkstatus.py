@@ -5,8 +5,9 @@ A write goes through the backend's ``update_status`` (the whole Link with its cu
 ``resourceVersion``: the status subresource never touches the spec, and the API server
 refuses a stale write with a 409, which the next sync redoes from fresh state). A
 backend without ``update_status`` gets no status at all. A status write changes only the
-Link's resourceVersion: it never restarts a watch, and the sync it wakes computes the
-same status and writes nothing. A Link whose target was not read in a run keeps its
+Link's status and resourceVersion: it never restarts a watch, and :meth:`~LinkStatusWriter.is_own`
+tells a watcher that the Link event it causes needs no sync (a sync would compute the
+same status and write nothing). A Link whose target was not read in a run keeps its
 status as it is.
 """
 
@@ -47,6 +48,8 @@ class LinkStatusWriter:
         self._on_write = on_write
         self.writes: list[tuple[str, str]] = []
         self.errors: list[str] = []
+        # (namespace, name) -> the resourceVersion our last status write gave the Link.
+        self._own: dict[tuple[str, str], str] = {}
 
     def sync(
         self,
@@ -96,7 +99,7 @@ class LinkStatusWriter:
             body["status"] = desired
             result = "ok"
             try:
-                update(body)
+                stored = update(body)
             except (Conflict, NotFound):
                 result = "conflict"  # changed or gone meanwhile: the next sync decides
             except BackendError as err:
@@ -108,5 +111,16 @@ class LinkStatusWriter:
                 self._on_write(result)
             if result == "ok":
                 self.writes.append((link.namespace, link.name))
+                rv = (stored.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    self._own[(link.namespace, link.name)] = str(rv)
                 written += 1
         return written
+
+    def is_own(self, doc: Manifest) -> bool:
+        """Whether ``doc`` (a Link, as a watch reports it) is exactly what our last status
+        write of it made: a change that needs no sync."""
+        meta = doc.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        rv = meta.get("resourceVersion")
+        return doc.get("kind", "Link") == "Link" and rv is not None and self._own.get(key) == rv

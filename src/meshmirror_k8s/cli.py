@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -419,31 +419,46 @@ def _probe_spec(args: argparse.Namespace) -> dict[str, str]:
     return probe
 
 
-def _render(source: list[Any], target: list[Any]) -> str:
+_LINK_NOTES = (
+    "# Apply to the source cluster (where meshmirror runs).\n",
+    "# Apply to the target cluster: read-only access for the mirror.\n",
+)
+
+
+def _render(source: list[Any], target: list[Any], notes: tuple[str, str]) -> str:
     parts: list[str] = []
-    if source:
-        parts.append("# Apply to the source cluster (where meshmirror runs).\n")
-        parts.append(yaml.safe_dump_all(source, sort_keys=False, explicit_start=True))
-    if target:
-        parts.append("# Apply to the target cluster: read-only access for the mirror.\n")
-        parts.append(yaml.safe_dump_all(target, sort_keys=False, explicit_start=True))
+    for docs, note in ((source, notes[0]), (target, notes[1])):
+        if docs:
+            parts.append(note)
+            parts.append(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True))
     return "".join(parts)
+
+
+def _main(
+    argv: Sequence[str] | None,
+    out: TextIO | None,
+    err: TextIO | None,
+    parser: Callable[[], argparse.ArgumentParser],
+    build: Callable[[argparse.Namespace], tuple[list[Any], list[Any]]],
+    notes: Callable[[argparse.Namespace], tuple[str, str]],
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        source, target = build(args)
+    except LinkError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    out.write(_render(source, target, notes(args)))
+    return 0
 
 
 def link_main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """``meshmirror link ...``: 0 after printing, 2 for bad input."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        source, target = build_link_documents(args)
-    except LinkError as exc:
-        print(f"error: {exc}", file=err)
-        return 2
-    out.write(_render(source, target))
-    return 0
+    return _main(argv, out, err, build_parser, build_link_documents, lambda _: _LINK_NOTES)
 
 
 def build_unlink_parser() -> argparse.ArgumentParser:
@@ -502,30 +517,19 @@ def build_unlink_documents(args: argparse.Namespace) -> tuple[list[Any], list[An
     return source, target
 
 
+def _unlink_notes(args: argparse.Namespace) -> tuple[str, str]:
+    return (
+        f"# Delete from the source cluster: the Link {args.namespace}/{args.cluster_name} "
+        "and both credentials Secrets.\n"
+        "# The running meshmirror controller deletes that Link's mirrors itself once the "
+        "Link is gone\n# (nothing to delete by hand); it needs no credentials for that.\n",
+        "# Delete from the target cluster, unless another cluster's Link uses the same "
+        "ServiceAccount.\n",
+    )
+
+
 def unlink_main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """``meshmirror unlink ...``: print what to delete; 0, or 2 for bad input."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        args = build_unlink_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        source, target = build_unlink_documents(args)
-    except LinkError as exc:
-        print(f"error: {exc}", file=err)
-        return 2
-    if source:
-        out.write(
-            f"# Delete from the source cluster: the Link {args.namespace}/{args.cluster_name} "
-            "and both credentials Secrets.\n"
-            "# The running meshmirror controller deletes that Link's mirrors itself once the "
-            "Link is gone\n# (nothing to delete by hand); it needs no credentials for that.\n"
-        )
-        out.write(yaml.safe_dump_all(source, sort_keys=False, explicit_start=True))
-    if target:
-        out.write(
-            "# Delete from the target cluster, unless another cluster's Link uses the same "
-            "ServiceAccount.\n"
-        )
-        out.write(yaml.safe_dump_all(target, sort_keys=False, explicit_start=True))
-    return 0
+    return _main(argv, out, err, build_unlink_parser, build_unlink_documents, _unlink_notes)

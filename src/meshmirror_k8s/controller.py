@@ -586,6 +586,17 @@ class Controller:
             self._watchers[key] = thread
             thread.start()
 
+    def _own_status(self, cluster: str, kind: str, event: WatchEvent) -> bool:
+        """HOOK(link-status): the Link event our own status write caused (no sync)."""
+        writer = self.link_status
+        return (
+            cluster == "source"
+            and kind == "Link"
+            and event.type == "MODIFIED"
+            and writer is not None
+            and writer.is_own(event.object)
+        )
+
     def stop_watches(self) -> None:
         self._watch_stop.set()
         self._watchers.clear()
@@ -617,6 +628,8 @@ class Controller:
                         rv = str(new_rv)
                     if event.type != "BOOKMARK":
                         self.metrics.events.labels(cluster, kind).inc()  # HOOK(metrics)
+                        if self._own_status(cluster, kind, event):  # HOOK(link-status)
+                            continue
                         if self._first_event is None:
                             self._first_event = time.monotonic()
                         trigger()

@@ -124,6 +124,34 @@ def _rules(rules: Iterable[Rule]) -> list[dict[str, Any]]:
     return [r.to_dict() for r in rules]
 
 
+def _role_and_binding(
+    kind: str,
+    metadata: dict[str, Any],
+    rules: Iterable[Rule],
+    service_account: str,
+    namespace: str,
+) -> Iterator[dict[str, Any]]:
+    """A ``kind`` (Role or ClusterRole) of ``rules`` and its binding to the
+    ServiceAccount, both with ``metadata``."""
+    yield {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": dict(metadata),
+        "rules": _rules(rules),
+    }
+    yield {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": f"{kind}Binding",
+        "metadata": dict(metadata),
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": kind,
+            "name": metadata["name"],
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
+
+
 def remote_access_manifests(
     service_account: str, namespace: str, *, labels: dict[str, str] | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -154,23 +182,9 @@ def remote_access_manifests(
             annotations={"kubernetes.io/service-account.name": service_account},
         ),
     }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": meta(service_account),
-        "rules": _rules(REMOTE_ACCESS_RULES),
-    }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": meta(service_account),
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": service_account,
-        },
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-    }
+    yield from _role_and_binding(
+        "ClusterRole", meta(service_account), REMOTE_ACCESS_RULES, service_account, namespace
+    )
 
 
 def linkerd_destination_manifests(service_account: str, namespace: str) -> Iterator[dict[str, Any]]:
@@ -178,20 +192,13 @@ def linkerd_destination_manifests(service_account: str, namespace: str) -> Itera
     ``<service_account>-linkerd-destination`` of :data:`LINKERD_DESTINATION_RULES` and its
     binding to the same ServiceAccount, whose token Linkerd's destination controller
     uses through the credentials Secret copy in the control-plane namespace."""
-    name = f"{service_account}-linkerd-destination"
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": name},
-        "rules": _rules(LINKERD_DESTINATION_RULES),
-    }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-    }
+    yield from _role_and_binding(
+        "ClusterRole",
+        {"name": f"{service_account}-linkerd-destination"},
+        LINKERD_DESTINATION_RULES,
+        service_account,
+        namespace,
+    )
 
 
 def source_manifests(
@@ -217,40 +224,16 @@ def source_manifests(
         "kind": "ServiceAccount",
         "metadata": {"name": service_account, "namespace": namespace},
     }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": service_account},
-        "rules": _rules(cluster_rules),
-    }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": service_account},
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": service_account,
-        },
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-    }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": service_account, "namespace": namespace},
-        "rules": _rules(ns_rules),
-    }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": service_account, "namespace": namespace},
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "Role",
-            "name": service_account,
-        },
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-    }
+    yield from _role_and_binding(
+        "ClusterRole", {"name": service_account}, cluster_rules, service_account, namespace
+    )
+    yield from _role_and_binding(
+        "Role",
+        {"name": service_account, "namespace": namespace},
+        ns_rules,
+        service_account,
+        namespace,
+    )
 
 
 def rules_from_manifest(doc: dict[str, Any]) -> list[Rule]:

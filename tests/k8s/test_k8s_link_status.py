@@ -7,6 +7,8 @@ from typing import Any
 
 from k8s_helpers import LINKS_NS, Topology, ns, svc
 
+from meshmirror.backends import WatchEvent
+
 
 def status_writes(topology: Topology) -> list[Any]:
     return [r for r in topology.servers["west"].writes() if r.resource == "links/status"]
@@ -67,3 +69,34 @@ def test_dry_run_writes_no_status(topology: Topology) -> None:
     controller = topology.controller(dry_run=True)
     controller.sync_until_idle()
     assert status_writes(topology) == []
+
+
+class _OneWatch:
+    """A source whose one Link watch yields ``events`` and ends."""
+
+    def __init__(self, events: list[WatchEvent]) -> None:
+        self.events = events
+
+    def resource_version(self, kind: str) -> str:
+        return "1"
+
+    def watch(self, kind: str, resource_version: str, namespace: str | None = None) -> Any:
+        return iter(self.events)
+
+
+def test_own_status_write_wakes_no_sync(topology: Topology) -> None:
+    controller = topology.controller()
+    assert controller.sync_until_idle().ok
+    own = topology.west.get("Link", LINKS_NS, "east")
+    assert own is not None
+    other = {**own, "metadata": {**own["metadata"], "resourceVersion": "999999"}}
+    woken: list[int] = []
+    alive = iter([True, False])
+    controller._watch_loop(
+        "source",
+        _OneWatch([WatchEvent("MODIFIED", own), WatchEvent("MODIFIED", other)]),  # type: ignore[arg-type]
+        "Link",
+        lambda: woken.append(1),
+        lambda: next(alive),
+    )
+    assert woken == [1]  # only the change that was not our own status write

@@ -3,15 +3,10 @@ labels, and meshmirror's own, from a controller over HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
-import time
 import urllib.request
-from collections.abc import Callable
-from typing import Any
 
-from k8s_helpers import Topology, eps, svc
+from k8s_helpers import Topology, eps, running, svc, wait_for
 from kube_server import Fault
 
 from meshmirror_k8s.health import HealthServer
@@ -29,16 +24,6 @@ def value(text: str, name: str, **labels: str) -> float:
     pattern = re.escape(f"{name}{{{inner}}}" if labels else name) + r" (\S+)"
     match = re.search(r"^" + pattern + "$", text, re.M)
     return float(match.group(1)) if match else 0.0
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {check}")
 
 
 def test_registries_are_per_controller() -> None:
@@ -68,43 +53,44 @@ def test_linkerd_gateway_metrics_keep_linkerds_names_and_labels() -> None:
     assert value(text, "gateway_probes", probe_successful="false", target_cluster_name="east") == 1
 
 
-def test_metrics_endpoint_of_a_running_controller(topology: Topology) -> None:
+def exercise(topology: Topology, port: int) -> tuple[str, str]:
+    """Changes in east while the controller runs (one update's first try gets a 409);
+    the scrape once an event has led to a write."""
     west, east = topology.west, topology.clusters["east"]
+    wait_for(lambda: west.get("Service", "shop", "web-east"))
+    wait_for(lambda: len(topology.servers["east"].recorded(verb="watch")) >= 2)
+    east.apply([svc("fresh"), eps("fresh", "shop", "10.2.3.4")])
+    wait_for(lambda: west.get("Endpoints", "shop", "fresh-east"))
+    topology.servers["west"].add_fault(
+        Fault(status=409, verb="update", path="/services/fresh-east", times=1)
+    )
+    east.apply([svc("fresh", port=81)])
+
+    def updated() -> bool:
+        fresh = west.get("Service", "shop", "fresh-east") or {}
+        return bool(fresh["spec"]["ports"][0]["port"] == 81)
+
+    wait_for(updated)
+
+    def scraped() -> tuple[str, str] | None:
+        got = scrape(port)
+        return got if value(got[1], "meshmirror_event_to_write_seconds_count") >= 1 else None
+
+    result: tuple[str, str] = wait_for(scraped)
+    return result
+
+
+def test_metrics_endpoint_of_a_running_controller(topology: Topology) -> None:
+    east = topology.clusters["east"]
     east.apply([{**svc("bare"), "spec": {"ports": []}}])  # a NoPorts skip
     controller = topology.controller(resync_period=3600.0, debounce=0.05)
     health = HealthServer(
         alive=controller.alive, ready=lambda: controller.ready, metrics=controller.metrics.render
     ).start()
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    thread = threading.Thread(
-        target=loop.run_until_complete, args=(controller.run(stop),), daemon=True
-    )
-    thread.start()
     try:
-        wait_for(lambda: west.get("Service", "shop", "web-east"))
-        wait_for(lambda: len(topology.servers["east"].recorded(verb="watch")) >= 2)
-        east.apply([svc("fresh"), eps("fresh", "shop", "10.2.3.4")])
-        wait_for(lambda: west.get("Endpoints", "shop", "fresh-east"))
-        topology.servers["west"].add_fault(
-            Fault(status=409, verb="update", path="/services/fresh-east", times=1)
-        )
-        east.apply([svc("fresh", port=81)])  # an update, whose first try gets a 409
-        wait_for(
-            lambda: (
-                (west.get("Service", "shop", "fresh-east") or {})["spec"]["ports"][0]["port"] == 81
-            )
-        )
-        content_type, text = wait_for(
-            lambda: (
-                (r := scrape(health.port))
-                and value(r[1], "meshmirror_event_to_write_seconds_count") >= 1
-                and r
-            )
-        )
+        with running(controller):
+            content_type, text = exercise(topology, health.port)
     finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
         health.stop()
     assert content_type.startswith("text/plain; version=0.0.4")
     assert value(text, "meshmirror_events_total", cluster="east", kind="Service") >= 2
@@ -123,23 +109,14 @@ def test_metrics_endpoint_of_a_running_controller(topology: Topology) -> None:
 def test_watch_restarts_and_relists_are_counted(topology: Topology) -> None:
     topology.servers["east"].add_fault(Fault(verb="watch", path="/services", gone=True, times=1))
     controller = topology.controller(resync_period=3600.0, debounce=0.05)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    thread = threading.Thread(
-        target=loop.run_until_complete, args=(controller.run(stop),), daemon=True
-    )
-    thread.start()
-    try:
 
-        def counted() -> bool:
-            text = controller.metrics.render().decode()
-            where = {"cluster": "east", "kind": "Service"}
-            return (
-                value(text, "meshmirror_relists_total", **where) >= 1
-                and value(text, "meshmirror_watch_restarts_total", **where) >= 1
-            )
+    def counted() -> bool:
+        text = controller.metrics.render().decode()
+        where = {"cluster": "east", "kind": "Service"}
+        return (
+            value(text, "meshmirror_relists_total", **where) >= 1
+            and value(text, "meshmirror_watch_restarts_total", **where) >= 1
+        )
 
+    with running(controller):
         wait_for(counted)
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from k8s_helpers import LINKS_NS, Topology
+from k8s_helpers import LINKS_NS, Topology, wait_for
 
 from meshmirror.liveness import ProbeConfig
 from meshmirror.model import Link, ProbeSpec
@@ -110,15 +110,6 @@ def test_any_address_answering_is_alive(gateway: Gateway) -> None:
     # 127.0.0.2 is loopback too, but nothing listens there on this port.
     result = probe_gateway(["127.0.0.2", "127.0.0.1"], cfg(gateway.port))
     assert result.ok
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def probed_link(port: int, address: str = "127.0.0.1", **spec: str) -> Link:
