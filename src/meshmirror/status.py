@@ -5,7 +5,8 @@ Each entry of ``status.mirrorServices`` and ``status.federatedServices`` is
 ``{conditions, controllerName, remoteRef}``; its one condition has type ``Mirrored``,
 status ``True``/``False``, a reason (``Mirrored``, ``InvalidService``, ``Error``,
 ``MissingNamespace``), a message, ``lastTransitionTime`` and, when mirrored, ``localRef``
-(the mirror or federated Service). Unlike Linkerd, a message names the skip or conflict
+(the mirror or federated Service); refs carry ``group: core``, the Link CRD's default
+for the core group Linkerd leaves out. Unlike Linkerd, a message names the skip or conflict
 code that explains it (see :data:`REASONS`), entries are sorted by remote namespace and
 name (Linkerd appends them in event order), and the status is a function of the plan: a
 quiet cluster gives an identical status, so nothing is written.
@@ -27,9 +28,10 @@ quiet cluster gives an identical status, so nothing is written.
 >>> status = link_status(p, west, {"east": east}, west.link("linkerd-multicluster", "east"),
 ...                      now=rfc3339(0))
 >>> entry = status["mirrorServices"][0]
->>> entry["remoteRef"], entry["conditions"][0]["reason"], entry["conditions"][0]["localRef"]
-({'kind': 'Service', 'name': 'web', 'namespace': 'shop'}, 'Mirrored', \
-{'kind': 'Service', 'name': 'web-east', 'namespace': 'shop'})
+>>> entry["remoteRef"]
+{'group': 'core', 'kind': 'Service', 'name': 'web', 'namespace': 'shop'}
+>>> entry["conditions"][0]["reason"], entry["conditions"][0]["localRef"]["name"]
+('Mirrored', 'web-east')
 >>> link_status(p, west, {"east": east}, west.link("linkerd-multicluster", "east"),
 ...             now=rfc3339(60), previous=status) == status   # nothing changed: same status
 True
@@ -52,6 +54,7 @@ from meshmirror.scheme import LINKERD, Scheme
 __all__ = [
     "CONDITION_TYPE",
     "CONTROLLER_NAME",
+    "CORE_GROUP",
     "REASONS",
     "Reason",
     "link_status",
@@ -117,9 +120,13 @@ def rfc3339(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: ``group`` of every ref: the Link CRD defaults an absent group to ``core`` (Linkerd
+#: leaves it out), so this is what a Link written by Linkerd holds once stored.
+CORE_GROUP = "core"
+
+
 def _ref(ref: ObjectRef) -> dict[str, str]:
-    # Linkerd sets group to the core group, "", which `omitempty` leaves out.
-    return {"kind": ref.kind, "name": ref.name, "namespace": ref.namespace}
+    return {"group": CORE_GROUP, "kind": ref.kind, "name": ref.name, "namespace": ref.namespace}
 
 
 def _condition(
@@ -355,12 +362,52 @@ def _federated_outcome(
     return _skipped(skip)
 
 
+def _stored_ref(value: Any) -> Any:
+    # What the API server stores: the CRD's defaults filled in.
+    if not isinstance(value, Mapping):
+        return value
+    return {"group": CORE_GROUP, "kind": "Service", **value}
+
+
+def _stored_entry(entry: Any) -> Any:
+    if not isinstance(entry, Mapping):
+        return entry
+    out = {k: v for k, v in entry.items() if v is not None}
+    if "remoteRef" in out:
+        out["remoteRef"] = _stored_ref(out["remoteRef"])
+    conditions = out.get("conditions")
+    if isinstance(conditions, list):
+        out["conditions"] = [
+            {
+                k: (_stored_ref(v) if k == "localRef" else v)
+                for k, v in c.items()
+                if v is not None  # Go writes an unset lastProbeTime as null
+            }
+            if isinstance(c, Mapping)
+            else c
+            for c in conditions
+        ]
+    return out
+
+
 def same_status(a: Any, b: Any) -> bool:
-    """Whether two Link statuses say the same (absent lists and ``{}`` are equal)."""
+    """Whether two Link statuses say the same: absent lists and ``{}`` are equal, and so
+    are refs with and without the CRD's defaults (``group: core``, ``kind: Service``).
+
+    >>> ref = {"name": "web", "namespace": "shop"}
+    >>> same_status({"mirrorServices": [{"remoteRef": ref}]},
+    ...             {"mirrorServices": [{"remoteRef": {**ref, "group": "core"}}]})
+    True
+    """
 
     def norm(value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):
             return {}
-        return {k: v for k, v in value.items() if v not in (None, [], {})}
+        out: dict[str, Any] = {}
+        for key, entries in value.items():
+            if entries in (None, [], {}):
+                continue
+            out[key] = [_stored_entry(e) for e in entries] if isinstance(entries, list) else entries
+        return out
 
     return norm(a) == norm(b)

@@ -46,6 +46,7 @@ def test_each_reason_reaches_the_link(topology: Topology) -> None:
     got = conditions(topology, "east")
     assert got["shop/web"]["reason"] == "Mirrored"
     assert got["shop/web"]["localRef"] == {
+        "group": "core",
         "kind": "Service",
         "name": "web-east",
         "namespace": "shop",
