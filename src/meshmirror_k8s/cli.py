@@ -1,19 +1,25 @@
-"""``meshmirror link``: print a Link, its credentials Secret and the remote-access RBAC.
+"""``meshmirror link`` and ``meshmirror unlink``: print what to apply, or to delete.
 
-Like ``linkerd multicluster link``, it prints what to apply, and reads no cluster::
+Like ``linkerd multicluster link-gen``, ``link`` prints what to apply, in link-gen's shape,
+and reads no cluster::
 
     meshmirror link --cluster-name east --kubeconfig east-sa.kubeconfig \\
         --gateway-addresses 192.0.2.10 --gateway-port 4143 \\
         --gateway-identity gateway.east.example
 
-prints, as multi-document YAML, for the **source** cluster the credentials Secret and the
-Link (v1alpha3) and, for the **target** cluster, the ServiceAccount (with a token
-Secret), the ClusterRole (the fewest read-only rules mirroring needs: see
-:mod:`meshmirror_k8s.rbac`) and its ClusterRoleBinding. ``--print source|target`` prints
-one side only. The kubeconfig put into the Secret holds only the server, its CA and a
-bearer token: from ``--kubeconfig`` (a kubeconfig of the target whose user has a token),
-or from ``--api-server`` and ``--token``/``--token-file``. Bad input is ``error: ...`` on
-stderr and exit 2; a token never appears on stderr.
+prints, as multi-document YAML, for the **source** cluster the credentials Secret, its
+copy for Linkerd's destination controller in the control-plane namespace
+(``--linkerd-namespace``; labelled with the cluster name, annotated with its trust and
+cluster domains) and the Link (v1alpha3); for the **target** cluster the ServiceAccount
+(with a token Secret), the ClusterRole (the fewest read-only rules mirroring needs: see
+:mod:`meshmirror_k8s.rbac`) and its ClusterRoleBinding, and with
+``--linkerd-destination-access`` a separate ClusterRole of what Linkerd's destination
+controller reads there. ``--print source|target`` prints one side only. The kubeconfig
+put into the Secrets holds only the server, its CA and a bearer token: from
+``--kubeconfig`` (a kubeconfig of the target whose user has a token), or from
+``--api-server`` and ``--token``/``--token-file``. ``unlink`` prints, by name, what
+``link`` made with the same flags. Bad input is ``error: ...`` on stderr and exit 2; a
+token never appears on stderr.
 """
 
 from __future__ import annotations
