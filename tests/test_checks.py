@@ -445,7 +445,7 @@ def test_report_shape_and_text() -> None:
     assert "✔ [link-target-known]" in text
     assert "‼ [trust-root]" in text
     assert "× [flat-network]" in text
-    assert text.rstrip().endswith("Status check results are × (3 ok, 1 warning, 2 failures)")
+    assert text.rstrip().endswith("Status check results are × (4 ok, 1 warning, 2 failures)")
     assert "2 failures" in repr(report)
     page = report._repr_html_()
     assert page.count("<tr>") == len(report) + 1

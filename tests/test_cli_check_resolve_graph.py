@@ -101,9 +101,13 @@ def mixed(tmp_path: Path) -> str:
 def test_check_passes_on_a_flat_shared_topology(clusters: list[str], flat: str) -> None:
     code, out, err = run("check", *clusters, "--topology", flat)
     assert code == 0, out
-    assert "×" not in out and "‼" not in out
+    assert "×" not in out
+    # The one warning: a mirror of a remote Service without a ready pod (as Linkerd's
+    # "all mirror services have endpoints" would say).
+    warned = [line for line in out.splitlines() if "‼" in line and "[" in line]
+    assert len(warned) == 1 and "[mirror-endpoints] Service shop/idle-east" in warned[0]
     assert out.rstrip().endswith("failures)")
-    assert "Status check results are ✔" in out
+    assert "Status check results are ‼" in out
     assert "note: gatewayReachableFrom not given" in err
 
 

@@ -20,6 +20,11 @@ Check ids and their meaning are stable (DESIGN.md sections 3 and 8):
 ``federated-conflict`` each conflict between federated members (absent otherwise)
 ``nothing-checked``    a fail when no Link of the source targets a cluster given, so
                        that a check of nothing never passes
+``link-valid``         every Link: gateway port, probe spec, selectors usable
+``link-credentials-secret``  every Link, when the source dump holds Secrets: its
+                       credentials Secret is there and its kubeconfig parses
+``mirror-endpoints``   every planned gateway mirror has a ready address
+``orphaned-mirror``    owned mirrors in the source whose ``cluster-name`` no Link targets
 =====================  ==============================================================
 
 A requirement is only checked where its mode needs it: a gatewayless Link is never
@@ -37,8 +42,9 @@ import attrs
 
 from meshmirror.codes import Conflict, ConflictCode, Skip, SkipCode
 from meshmirror.federated import Federation
+from meshmirror.liveness import ProbeSpecError, probe_config
 from meshmirror.mirror import Mirror
-from meshmirror.model import ClusterState, Endpoints, Link, ObjectRef
+from meshmirror.model import ClusterState, Endpoints, Link, ObjectRef, ProbeSpec
 from meshmirror.plan import Plan
 from meshmirror.scheme import LINKERD, Scheme
 from meshmirror.topology import Topology, is_meshed
@@ -48,6 +54,7 @@ __all__ = [
     "GROUPS",
     "CheckReport",
     "CheckResult",
+    "CredentialsSecret",
     "Status",
     "check",
     "gateway_endpoints",
@@ -68,6 +75,11 @@ CHECK_IDS: tuple[str, ...] = (
     "clients-meshed",
     "federated-conflict",
     "nothing-checked",
+    # Parity with `linkerd multicluster check` (see _parity_checks).
+    "link-valid",
+    "link-credentials-secret",
+    "mirror-endpoints",
+    "orphaned-mirror",
 )
 
 #: How ``meshmirror check`` groups its results (like ``linkerd multicluster check``).
@@ -79,6 +91,8 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("names", ("mirror-name",)),
     ("meshed clients", ("clients-meshed",)),
     ("federated services", ("federated-conflict",)),
+    ("link resources", ("link-valid", "link-credentials-secret")),
+    ("mirror services", ("mirror-endpoints", "orphaned-mirror")),
 )
 
 _GROUP_OF = MappingProxyType({cid: i for i, (_, ids) in enumerate(GROUPS) for cid in ids})
@@ -692,12 +706,15 @@ def check(
     topology: Topology | None = None,
     *,
     scheme: Scheme = LINKERD,
+    secrets: Mapping[tuple[str, str], CredentialsSecret] | None = None,
 ) -> CheckReport:
     """Every requirement of every Link, planned mirror and federated Service.
 
     ``topology`` None means every default; trust roots it does not give are read from
-    the dumps' ``linkerd-identity-trust-roots`` ConfigMaps. The order is deterministic:
-    by group, then subject, then check id.
+    the dumps' ``linkerd-identity-trust-roots`` ConfigMaps. ``secrets`` are the source's
+    Secrets by (namespace, name), as :class:`CredentialsSecret` summaries (None: the dump
+    holds none, and ``link-credentials-secret`` is not checked). The order is
+    deterministic: by group, then subject, then check id.
     """
     topo = (topology or Topology()).with_dumps([source, *remotes.values()], scheme)
     ctx = _Context.build(plan, source, remotes, topo, scheme)
@@ -714,6 +731,7 @@ def check(
     nothing = _nothing_checked(source, remotes)
     if nothing is not None:
         results.append(nothing)
+    results.extend(_parity_checks(ctx, secrets))
     clusters = {source.name, *remotes}
     clusters |= {link.target_cluster_name for link in source.links.values()}
     return CheckReport(
@@ -721,3 +739,184 @@ def check(
         results=tuple(sorted(set(results), key=_sort_key)),
         notes=topo.defaults_used(clusters, scheme),
     )
+
+
+# -- parity with `linkerd multicluster check` ------------------------------------------
+
+
+@attrs.frozen
+class CredentialsSecret:
+    """What ``check`` needs to know of a Secret: never its data, only which keys it has
+    and whether its kubeconfig parses (``problem`` says why not; ``mechanism`` names an
+    ``exec``/``auth-provider``/file credential meshmirror refuses by default)."""
+
+    namespace: str
+    name: str
+    type: str = ""
+    keys: tuple[str, ...] = ()
+    problem: str | None = None
+    server: str = ""
+    mechanism: str | None = None
+
+
+def _parity_checks(
+    ctx: _Context, secrets: Mapping[tuple[str, str], CredentialsSecret] | None
+) -> list[CheckResult]:
+    out: list[CheckResult] = []
+    for link in ctx.source.sorted_links():
+        out.append(_link_valid(ctx, link))
+        if secrets is not None:
+            out.append(_link_secret(ctx, link, secrets))
+    for mirror in ctx.plan.mirrors:
+        if mirror.mode == "gateway":
+            out.append(_mirror_endpoints(ctx, mirror))
+    out.extend(_orphans(ctx))
+    return out
+
+
+def _link_valid(ctx: _Context, link: Link) -> CheckResult:
+    subject = _link_subject(link)
+    problems: list[str] = []
+    warnings: list[str] = []
+    found: list[str] = []
+    if link.gateway_address:
+        port = link.gateway_port
+        if port.isascii() and port.isdigit() and 1 <= int(port) <= 65535:
+            found.append(f"gateway port {port}")
+        else:
+            problems.append(
+                f"spec.gatewayPort {port!r} is not a port number (set it to the gateway's "
+                f"{ctx.scheme.gateway_port_name} port)"
+            )
+        try:
+            probe = probe_config(link)
+        except ProbeSpecError as err:
+            if link.probe_spec == ProbeSpec():
+                found.append("no probeSpec (the gateway is not probed and counts as alive)")
+            else:
+                warnings.append(
+                    f"{err}, so the gateway is never probed and always counts as alive "
+                    "(set probeSpec as `linkerd multicluster link-gen` writes it)"
+                )
+        else:
+            found.append(
+                f"probe GET {probe.path} on port {probe.port} every {link.probe_spec.period} "
+                f"(dead after {probe.failure_threshold} failures)"
+            )
+    selects = [
+        name
+        for name, selector in (
+            ("selector", link.selector),
+            ("remoteDiscoverySelector", link.remote_discovery_selector),
+            ("federatedServiceSelector", link.federated_service_selector),
+        )
+        if selector is not None and not selector.is_everything() and not selector.is_nothing()
+    ]
+    if selects:
+        found.append(f"selects with {', '.join(selects)}")
+    else:
+        warnings.append(
+            "none of selector, remoteDiscoverySelector and federatedServiceSelector selects "
+            "anything (an absent or empty selector selects nothing), so the Link mirrors "
+            "nothing; set one"
+        )
+    status: Status = "fail" if problems else ("warn" if warnings else "ok")
+    message = "; ".join([*problems, *warnings]) if status != "ok" else ", ".join(found)
+    return CheckResult("link-valid", subject, status, message, ctx.name, link.ref)
+
+
+def _link_secret(
+    ctx: _Context, link: Link, known: Mapping[tuple[str, str], CredentialsSecret]
+) -> CheckResult:
+    subject = _link_subject(link)
+    s = ctx.scheme
+    name = link.cluster_credentials_secret
+    where = f"Secret {link.namespace}/{name}"
+
+    def result(status: Status, message: str) -> CheckResult:
+        return CheckResult(
+            "link-credentials-secret",
+            subject,
+            status,
+            message,
+            ctx.name,
+            ObjectRef("Secret", link.namespace, name) if name else link.ref,
+        )
+
+    if not name:
+        return result("fail", "names no credentials Secret (see link-credentials)")
+    secret = known.get((link.namespace, name))
+    if secret is None:
+        return result(
+            "fail",
+            f"{where} is not in the source dump, so the mirror cannot read cluster "
+            f"{link.target_cluster_name}; apply what `meshmirror link` (or link-gen) prints",
+        )
+    if s.credentials_kubeconfig_key not in secret.keys:
+        return result(
+            "fail",
+            f"{where} has no {s.credentials_kubeconfig_key!r} key (it has "
+            f"{', '.join(secret.keys) or 'none'}); recreate it with `meshmirror link`",
+        )
+    if secret.problem is not None:
+        return result("fail", f"{where}: its kubeconfig {secret.problem}")
+    notes = []
+    if secret.type != s.credentials_secret_type:
+        notes.append(f"its type is {secret.type!r}, not {s.credentials_secret_type}")
+    if secret.mechanism is not None:
+        notes.append(
+            f"it authenticates with {secret.mechanism}, which meshmirror refuses unless "
+            "allowed (--allow-exec, --allow-auth-provider, --allow-file-references)"
+        )
+    if notes:
+        return result("warn", f"{where} parses (server {secret.server}), but {'; '.join(notes)}")
+    return result("ok", f"{where} holds a kubeconfig for {secret.server}")
+
+
+def _mirror_endpoints(ctx: _Context, mirror: Mirror) -> CheckResult:
+    subject = f"Service {mirror.namespace}/{mirror.name}"
+    ready = [a.ip for eps in gateway_endpoints(ctx.plan, mirror) for a in eps.ready_addresses()]
+    if ready:
+        return CheckResult(
+            "mirror-endpoints",
+            subject,
+            "ok",
+            f"has {len(ready)} ready gateway address{'' if len(ready) == 1 else 'es'}",
+            ctx.name,
+            mirror.service,
+        )
+    return CheckResult(
+        "mirror-endpoints",
+        subject,
+        "warn",
+        f"has no ready endpoint: Service {mirror.namespace}/{mirror.remote_name} in cluster "
+        f"{mirror.target} has no ready address, or its gateway is dead, so clients of the "
+        "mirror get no destination; check the remote Service's pods and the gateway",
+        ctx.name,
+        mirror.service,
+    )
+
+
+def _orphans(ctx: _Context) -> list[CheckResult]:
+    s = ctx.scheme
+    targets = {link.target_cluster_name for link in ctx.source.links.values()}
+    out = []
+    for svc in sorted(ctx.source.services.values(), key=lambda o: (o.namespace, o.name)):
+        cluster = svc.labels.get(s.cluster_name_label)
+        if not s.is_owned(svc.labels) or not cluster or s.mirrored_gateway_label in svc.labels:
+            continue
+        if cluster in targets:
+            continue
+        out.append(
+            CheckResult(
+                "orphaned-mirror",
+                f"Service {svc.namespace}/{svc.name}",
+                "warn",
+                f"is a mirror from cluster {cluster!r}, which no Link targets any more; "
+                "the meshmirror controller deletes it (and its Endpoints), Linkerd's leaves "
+                "it behind",
+                ctx.name,
+                svc.ref,
+            )
+        )
+    return out

@@ -38,6 +38,7 @@ from meshmirror.names import InvalidNameError
 from meshmirror.plan import Plan, PlanOptions, plan
 from meshmirror.render import GraphvizError, picture, to_svg
 from meshmirror.resolve import TargetError, parse_target, resolve
+from meshmirror.secretdump import secrets_in
 from meshmirror.summary import summarize
 from meshmirror.topology import Topology, TopologyError
 
@@ -403,7 +404,9 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     p, source, remotes = plan_from(args, err=err)
     topology_notices(topology, args.topology, source, remotes, err)
     warn((*p.skipped, *p.conflicts), err)
-    report = check(p, source, remotes, topology)
+    # HOOK(check-parity): the source dump's Secrets (credentials Secrets checked).
+    secrets = secrets_in(parse_clusters(args.clusters)[args.source])
+    report = check(p, source, remotes, topology, secrets=secrets)
     note(report.notes, err)
     if args.output == "json":
         out.write(dump_json(report.to_dict()))
@@ -586,6 +589,7 @@ Command = Callable[[argparse.Namespace, TextIO, TextIO], int]
 #: Commands another package provides; argv after the name is handed over whole.
 DELEGATED: Mapping[str, str] = {
     "link": "meshmirror_k8s.cli:link_main",
+    "unlink": "meshmirror_k8s.cli:unlink_main",
     "controller": "meshmirror_k8s.__main__:main",
 }
 

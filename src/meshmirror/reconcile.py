@@ -6,8 +6,9 @@ are not used: correctness never depends on them), plans with
 writes exactly the owned objects whose planned content differs: creates from
 :func:`~meshmirror.manifest.to_manifest`, updates carrying the current
 ``resourceVersion`` (and the server's fields), deletes with ``resource_version=`` and
-``uid=`` preconditions. Nothing is ever written to a remote, no Link status is written,
-and no Namespace unless namespace creation is on.
+``uid=`` preconditions. Nothing is ever written to a remote, Link status only through a
+:class:`~meshmirror.linkstatus.LinkStatusWriter` when one is given (``links/status``,
+only when it changes), and no Namespace unless namespace creation is on.
 
 Time is a parameter (``clock``: a callable returning seconds). The core is synchronous
 and thread-free: :meth:`Reconciler.run_once` is one full sync,
@@ -31,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeAlias
 
 import attrs
@@ -45,6 +46,7 @@ from meshmirror.backends.base import (
     Unreachable,
 )
 from meshmirror.diff import Update, diff, same
+from meshmirror.linkstatus import LinkStatusWriter
 from meshmirror.manifest import ManifestError, cluster_state, from_manifest, to_manifest
 from meshmirror.mirror import Resolver
 from meshmirror.model import (
@@ -292,6 +294,8 @@ class Reconciler:
         *,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
+        link_status: LinkStatusWriter | None = None,
+        dead_gateways: Callable[[], Collection[str]] | None = None,
     ) -> None:
         if unreachable_grace < 0:
             raise ValueError(f"unreachable_grace must be >= 0, not {unreachable_grace!r}")
@@ -316,6 +320,12 @@ class Reconciler:
         self._source_error: str | None = None
         self._source_unreachable = False
         self._last: RunReport | None = None
+        # HOOK(link-status): Link status written after each full sync (None: never).
+        self.link_status = link_status
+        # HOOK(probes): target clusters whose gateway probe says dead, asked each sync.
+        self.dead_gateways = dead_gateways
+        # HOOK(metrics): the plan of the last full sync (skips by code).
+        self.last_plan: Plan | None = None
 
     # -- public ---------------------------------------------------------------------------
 
@@ -356,6 +366,8 @@ class Reconciler:
             del self._since[target]
 
         dead = frozenset(t for t, r in remotes.items() if r.dead and r.state is not None)
+        if self.dead_gateways is not None:  # HOOK(probes)
+            dead |= frozenset(self.dead_gateways())
         options = attrs.evolve(self._options, dead_gateways=self._options.dead_gateways | dead)
         planned = plan(
             source,
@@ -364,6 +376,7 @@ class Reconciler:
             resolve=self._resolve,
             options=options,
         )
+        self.last_plan = planned  # HOOK(metrics)
         held = self._held(source, planned, remotes)
         writes = self._writes(planned, source, raw, held, remotes)
         created, updated, deleted, pending, failed, write_errors = self._apply(writes)
@@ -373,6 +386,17 @@ class Reconciler:
             worst = max(self._attempts.get(ref, 1) for ref in pending)
             retry_at = now + self._backoff(worst)
         self._update_status(now, links, bad_links, remotes, planned, source, write_errors)
+        if self.link_status is not None:  # HOOK(link-status)
+            self.link_status.sync(
+                self._source,
+                links,
+                raw,
+                planned,
+                source,
+                {t: r.state for t, r in remotes.items() if r.state is not None},
+                read={t for t, r in remotes.items() if r.read},
+                errors=write_errors,
+            )
         errors: list[str] = []
         for link in links:
             problem = remotes[link.target_cluster_name].error
@@ -466,6 +490,7 @@ class Reconciler:
                 continue
             if isinstance(link, Link):
                 links.append(link)
+                raw[link.ref] = doc  # HOOK(link-status): its current status
         links.sort(key=lambda link: (link.namespace, link.name))
         objects.extend(links)
         return ClusterState.build(self._source.name, objects), raw, links, bad

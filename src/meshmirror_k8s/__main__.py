@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--request-timeout", type=_positive, default=30.0, metavar="SECONDS")
     p.add_argument("--watch-timeout", type=int, default=300, metavar="SECONDS")
     p.add_argument("--no-watch", action="store_true", help="resync only, never watch")
+    p.add_argument(
+        "--no-gateway-probes",
+        action="store_true",
+        help="never probe gateways (every gateway counts as alive)",
+    )
     p.add_argument("--max-retries", type=int, default=4, help="for 429 and 5xx (default 4)")
     le = p.add_argument_group("leader election")
     le.add_argument(
@@ -109,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--health-port",
         type=int,
         metavar="PORT",
-        help="serve /healthz and /readyz on this port (0: any free port; default: off)",
+        help="serve /healthz, /readyz and /metrics on this port (0: any free port; default: off)",
     )
     h.add_argument("--health-address", default="127.0.0.1")
     c = p.add_argument_group("linked clusters' credentials (refused unless allowed)")
@@ -145,6 +150,7 @@ def _config(args: argparse.Namespace) -> ControllerConfig:
         resync_period=args.resync_period,
         dry_run=args.dry_run,
         watch=not args.no_watch,
+        probe_gateways=not args.no_gateway_probes,
         timeouts=timeouts,
         backoff=Backoff(retries=max(0, args.max_retries)),
         resolve=None if args.no_resolve else dns_resolver,
@@ -228,6 +234,7 @@ def _run(
             alive=controller.alive,
             ready=lambda: controller.ready,
             state=controller.health_state,
+            metrics=controller.metrics.render,
             host=args.health_address,
             port=args.health_port,
         ).start()

@@ -24,11 +24,11 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from meshmirror import LINKERD, PlanOptions
+from meshmirror import LINKERD, Link, ManifestError, PlanOptions
 from meshmirror.backends import (
     AlreadyExists,
     Backend,
@@ -39,6 +39,8 @@ from meshmirror.backends import (
     NotFound,
     WatchEvent,
 )
+from meshmirror.linkstatus import LinkStatusWriter
+from meshmirror.manifest import from_manifest
 from meshmirror.reconcile import Reconciler, RunReport
 from meshmirror_k8s.backend import Backoff, KubernetesBackend, Timeouts
 from meshmirror_k8s.credentials import (
@@ -49,6 +51,8 @@ from meshmirror_k8s.credentials import (
     credentials_from_secret,
 )
 from meshmirror_k8s.leader import LeaderElector
+from meshmirror_k8s.metrics import ControllerMetrics, MeteredBackend
+from meshmirror_k8s.probes import GatewayProber
 
 __all__ = [
     "REMOTE_KINDS",
@@ -88,6 +92,7 @@ class ControllerConfig:
     debounce: float = 0.5
     dry_run: bool = False
     watch: bool = True
+    probe_gateways: bool = True  # HOOK(probes): each Link's probeSpec, while run() runs
     timeouts: Timeouts = field(default_factory=Timeouts)
     backoff: Backoff = field(default_factory=Backoff)
     resolve: Callable[[str], list[str]] | None = dns_resolver
@@ -157,6 +162,10 @@ class _Recording:
     def update(self, manifest: Manifest) -> Manifest:
         return self.inner.update(manifest)
 
+    def update_status(self, manifest: Manifest) -> Manifest:  # HOOK(link-status)
+        update: Callable[[Manifest], Manifest] = getattr(self.inner, "update_status")  # noqa: B009
+        return update(manifest)
+
     def delete(
         self,
         kind: str,
@@ -193,6 +202,10 @@ class _Fenced(_Recording):
     def update(self, manifest: Manifest) -> Manifest:
         self._check("update")
         return super().update(manifest)
+
+    def update_status(self, manifest: Manifest) -> Manifest:  # HOOK(link-status)
+        self._check("update")
+        return super().update_status(manifest)
 
     def delete(
         self,
@@ -269,6 +282,9 @@ class DryRunBackend(_Recording):
         self._say("update", *_key(manifest))
         return self._store(manifest)
 
+    def update_status(self, manifest: Manifest) -> Manifest:  # HOOK(link-status)
+        return manifest  # a dry run writes no status (the controller sends none)
+
     def delete(
         self,
         kind: str,
@@ -314,7 +330,10 @@ class Controller:
         self._clock = clock
         self._factory = remote_factory or self._default_factory
         self._out = out or sys.stdout
+        # HOOK(metrics): one registry per controller; writes and reads counted.
+        self.metrics = ControllerMetrics()
         writer: Backend = DryRunBackend(source, self._out) if config.dry_run else source
+        writer = MeteredBackend(writer, self.metrics)
         self._writer = _Fenced(writer, leader or (lambda: True))
         self._remotes: dict[str, _RemoteEntry] = {}
         self._problems: dict[str, LinkProblem] = {}
@@ -325,6 +344,13 @@ class Controller:
         self._beat = time.monotonic()
         self._watch_stop = threading.Event()
         self._watchers: dict[tuple[str, str, int], threading.Thread] = {}
+        # HOOK(link-status): Link status through links/status (none in a dry run).
+        self.link_status = (
+            None if config.dry_run else LinkStatusWriter(time.time, options=config.options)
+        )
+        # HOOK(probes): gateway probes from each Link's probeSpec (started by run()).
+        self.prober = GatewayProber(resolve=config.resolve, metrics=self.metrics)
+        self._first_event: float | None = None  # HOOK(metrics): event-to-write latency
 
     # -- remotes ------------------------------------------------------------------------
 
@@ -341,6 +367,8 @@ class Controller:
     @property
     def dry_run_backend(self) -> DryRunBackend | None:
         inner = self._writer.inner
+        if isinstance(inner, MeteredBackend):  # HOOK(metrics)
+            inner = inner.inner
         return inner if isinstance(inner, DryRunBackend) else None
 
     def refresh(self) -> None:
@@ -395,7 +423,8 @@ class Controller:
                     extra={"link": key, "cluster": target, "mechanism": err.mechanism},
                 )
                 continue
-            wanted[target] = _RemoteEntry(target, version, _Recording(self._factory(target, creds)))
+            remote = MeteredBackend(self._factory(target, creds), self.metrics)  # HOOK(metrics)
+            wanted[target] = _RemoteEntry(target, version, _Recording(remote))
             log.info("built a client for a linked cluster", extra={"link": key, "cluster": target})
         changed = {t: e.version for t, e in wanted.items()} != {
             t: e.version for t, e in self._remotes.items()
@@ -405,6 +434,7 @@ class Controller:
                 _close(entry.backend.inner)
         self._remotes = wanted
         self._problems = problems
+        self.prober.set_links(_links(links))  # HOOK(probes)
         if changed or self._reconciler is None:
             self._reconciler = Reconciler(
                 source=self._writer,
@@ -414,6 +444,8 @@ class Controller:
                 options=self.config.options,
                 resolve=self.config.resolve,
                 link_namespace=ns,
+                link_status=self.link_status,  # HOOK(link-status)
+                dead_gateways=self.prober.dead,  # HOOK(probes)
             )
 
     # -- syncing ------------------------------------------------------------------------
@@ -459,7 +491,26 @@ class Controller:
         except BackendError as err:
             return self._outcome((), f"cannot read Links or Secrets: {err}")
         assert self._reconciler is not None
-        return self._outcome((self._reconciler.run_once(),), None)
+        started = time.monotonic()  # HOOK(metrics)
+        report = self._reconciler.run_once()
+        self._sync_metrics(started, report)  # HOOK(metrics)
+        return self._outcome((report,), None)
+
+    def _sync_metrics(self, started: float, report: RunReport) -> None:
+        """HOOK(metrics): sync time, skips of the last plan, event-to-write latency."""
+        now = time.monotonic()
+        self.metrics.sync_seconds.observe(now - started)
+        planned = self._reconciler.last_plan if self._reconciler is not None else None
+        if planned is not None:
+            counts: dict[str, int] = {}
+            for skip in planned.skipped:
+                counts[skip.code.value] = counts.get(skip.code.value, 0) + 1
+            self.metrics.set_skipped(counts)
+        first = self._first_event
+        if first is not None and report.ok:
+            self._first_event = None
+            if report.writes:
+                self.metrics.event_to_write_seconds.observe(now - first)
 
     def sync_until_idle(self, max_rounds: int = 20) -> SyncOutcome:
         """``--once``: refresh, then run until nothing is pending (409s and 5xx retried)."""
@@ -535,6 +586,17 @@ class Controller:
             self._watchers[key] = thread
             thread.start()
 
+    def _own_status(self, cluster: str, kind: str, event: WatchEvent) -> bool:
+        """HOOK(link-status): the Link event our own status write caused (no sync)."""
+        writer = self.link_status
+        return (
+            cluster == "source"
+            and kind == "Link"
+            and event.type == "MODIFIED"
+            and writer is not None
+            and writer.is_own(event.object)
+        )
+
     def stop_watches(self) -> None:
         self._watch_stop.set()
         self._watchers.clear()
@@ -550,7 +612,11 @@ class Controller:
         stop = self._watch_stop
         rv = ""
         failures = 0
+        started = False
         while not stop.is_set() and alive():
+            if started:  # HOOK(metrics)
+                self.metrics.watch_restarts.labels(cluster, kind).inc()
+            started = True
             rv = rv or backend.resource_version(kind)
             if not rv:
                 stop.wait(1.0)
@@ -561,11 +627,17 @@ class Controller:
                     if new_rv:
                         rv = str(new_rv)
                     if event.type != "BOOKMARK":
+                        self.metrics.events.labels(cluster, kind).inc()  # HOOK(metrics)
+                        if self._own_status(cluster, kind, event):  # HOOK(link-status)
+                            continue
+                        if self._first_event is None:
+                            self._first_event = time.monotonic()
                         trigger()
                     if stop.is_set():
                         return
                 failures = 0
             except Gone:
+                self.metrics.relists.labels(cluster, kind).inc()  # HOOK(metrics)
                 rv = ""  # re-listed by the next sync
                 trigger()
                 stop.wait(1.0)
@@ -587,6 +659,10 @@ class Controller:
 
         def trigger() -> None:
             loop.call_soon_threadsafe(wake.set)
+
+        self.prober.on_change = trigger  # HOOK(probes): a gateway flip wakes a sync
+        if self.config.probe_gateways:
+            self.prober.enable()
 
         heartbeat = asyncio.create_task(self._heartbeat(stop))
         try:
@@ -641,6 +717,7 @@ class Controller:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+            self.prober.stop()  # HOOK(probes)
             self.stop_watches()
             if elector is not None:
                 await asyncio.to_thread(elector.release)
@@ -662,6 +739,19 @@ class Controller:
         for entry in self._remotes.values():
             _close(entry.backend.inner)
         self._remotes = {}
+
+
+def _links(docs: Iterable[Manifest]) -> list[Link]:
+    """HOOK(probes): the Links that parse (the reconciler reports the others)."""
+    out: list[Link] = []
+    for doc in docs:
+        try:
+            link = from_manifest(doc)
+        except ManifestError:
+            continue
+        if isinstance(link, Link):
+            out.append(link)
+    return out
 
 
 def _close(backend: Backend) -> None:

@@ -2,7 +2,8 @@
 
 ``GET /healthz``: 200 while the controller's loop runs. ``GET /readyz``: 200 once the
 controller has read its source cluster (and, when it leads, synced), else 503. Both
-answer a small JSON document (never credentials). Binds 127.0.0.1 unless told otherwise.
+answer a small JSON document (never credentials). ``GET /metrics``: the controller's
+Prometheus metrics in the text format (when given). Binds 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["HealthServer"]
+__all__ = ["METRICS_CONTENT_TYPE", "HealthServer"]
+
+#: The Prometheus text exposition format.
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class HealthServer:
@@ -25,12 +29,14 @@ class HealthServer:
         alive: Callable[[], bool],
         ready: Callable[[], bool],
         state: Callable[[], Mapping[str, Any]] = dict,
+        metrics: Callable[[], bytes] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self._alive = alive
         self._ready = ready
         self._state = state
+        self._metrics = metrics
         self.host = host
         self.port = port
         self._httpd: ThreadingHTTPServer | None = None
@@ -44,6 +50,14 @@ class HealthServer:
 
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
+                if path == "/metrics" and owner._metrics is not None:
+                    text = owner._metrics()
+                    self.send_response(200)
+                    self.send_header("Content-Type", METRICS_CONTENT_TYPE)
+                    self.send_header("Content-Length", str(len(text)))
+                    self.end_headers()
+                    self.wfile.write(text)
+                    return
                 if path in ("/healthz", "/livez"):
                     ok = owner._alive()
                 elif path == "/readyz":

@@ -5,8 +5,8 @@ reconciler lists Services, Endpoints and EndpointSlices; the controller watches 
 to react between resyncs). Read-only, no Secrets, no wildcards, no Namespaces or Links.
 A test records every request the adapter makes and checks it against these rules, both
 ways. :data:`SOURCE_RULES` and :data:`SOURCE_NAMESPACED_RULES` are what it needs in the
-source cluster (cluster-wide: mirrors; in its own namespace: Links, the named credentials
-Secrets, its Lease).
+source cluster (cluster-wide: mirrors; in its own namespace: Links and their status, the
+named credentials Secrets, its Lease).
 
 >>> sorted(rule_triples(REMOTE_ACCESS_RULES))  # doctest: +NORMALIZE_WHITESPACE
 [('', 'endpoints', 'list'), ('', 'endpoints', 'watch'), ('', 'services', 'list'),
@@ -23,12 +23,14 @@ from typing import Any
 from meshmirror import LINKERD
 
 __all__ = [
+    "LINKERD_DESTINATION_RULES",
     "REMOTE_ACCESS_RULES",
     "SOURCE_NAMESPACED_RULES",
     "SOURCE_NAMESPACE_CREATION_RULE",
     "SOURCE_RULES",
     "Rule",
     "allowed",
+    "linkerd_destination_manifests",
     "remote_access_manifests",
     "rule_triples",
     "rules_from_manifest",
@@ -62,6 +64,19 @@ REMOTE_ACCESS_RULES: tuple[Rule, ...] = (
     Rule(("discovery.k8s.io",), ("endpointslices",), ("list", "watch")),
 )
 
+#: What Linkerd's destination controller reads in a linked cluster for remote discovery
+#: and federated Services (Linkerd's remote-access ClusterRole, less the service mirror's
+#: Events, which meshmirror never writes). Granted only with
+#: ``meshmirror link --linkerd-destination-access``, in a ClusterRole of its own.
+LINKERD_DESTINATION_RULES: tuple[Rule, ...] = (
+    Rule(("apps",), ("replicasets",), ("list", "get", "watch")),
+    Rule(("batch",), ("jobs",), ("list", "get", "watch")),
+    Rule(("",), ("pods", "endpoints", "services"), ("list", "get", "watch")),
+    Rule(("discovery.k8s.io",), ("endpointslices",), ("list", "get", "watch")),
+    Rule(("policy.linkerd.io",), ("servers",), ("list", "get", "watch")),
+    Rule(("",), ("configmaps",), ("get",), ("linkerd-config",)),
+)
+
 #: Cluster-wide in the source: read namespaces, write owned mirrors.
 SOURCE_RULES: tuple[Rule, ...] = (
     Rule(("",), ("namespaces",), ("list", "watch")),
@@ -74,6 +89,7 @@ SOURCE_NAMESPACE_CREATION_RULE = Rule(("",), ("namespaces",), ("create",))
 #: In the controller's namespace: Links, the credentials Secrets (by name), the Lease.
 SOURCE_NAMESPACED_RULES: tuple[Rule, ...] = (
     Rule((LINKERD.link_group,), (LINKERD.link_plural,), ("list", "watch")),
+    Rule((LINKERD.link_group,), (f"{LINKERD.link_plural}/status",), ("update",)),
     Rule(("",), ("secrets",), ("get",)),
     Rule(("coordination.k8s.io",), ("leases",), ("create", "get", "update")),
 )
@@ -108,6 +124,34 @@ def _rules(rules: Iterable[Rule]) -> list[dict[str, Any]]:
     return [r.to_dict() for r in rules]
 
 
+def _role_and_binding(
+    kind: str,
+    metadata: dict[str, Any],
+    rules: Iterable[Rule],
+    service_account: str,
+    namespace: str,
+) -> Iterator[dict[str, Any]]:
+    """A ``kind`` (Role or ClusterRole) of ``rules`` and its binding to the
+    ServiceAccount, both with ``metadata``."""
+    yield {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": dict(metadata),
+        "rules": _rules(rules),
+    }
+    yield {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": f"{kind}Binding",
+        "metadata": dict(metadata),
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": kind,
+            "name": metadata["name"],
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
+
+
 def remote_access_manifests(
     service_account: str, namespace: str, *, labels: dict[str, str] | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -138,23 +182,23 @@ def remote_access_manifests(
             annotations={"kubernetes.io/service-account.name": service_account},
         ),
     }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": meta(service_account),
-        "rules": _rules(REMOTE_ACCESS_RULES),
-    }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": meta(service_account),
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": service_account,
-        },
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-    }
+    yield from _role_and_binding(
+        "ClusterRole", meta(service_account), REMOTE_ACCESS_RULES, service_account, namespace
+    )
+
+
+def linkerd_destination_manifests(service_account: str, namespace: str) -> Iterator[dict[str, Any]]:
+    """For the linked cluster, apart from meshmirror's own access: a ClusterRole
+    ``<service_account>-linkerd-destination`` of :data:`LINKERD_DESTINATION_RULES` and its
+    binding to the same ServiceAccount, whose token Linkerd's destination controller
+    uses through the credentials Secret copy in the control-plane namespace."""
+    yield from _role_and_binding(
+        "ClusterRole",
+        {"name": f"{service_account}-linkerd-destination"},
+        LINKERD_DESTINATION_RULES,
+        service_account,
+        namespace,
+    )
 
 
 def source_manifests(
@@ -180,40 +224,16 @@ def source_manifests(
         "kind": "ServiceAccount",
         "metadata": {"name": service_account, "namespace": namespace},
     }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": service_account},
-        "rules": _rules(cluster_rules),
-    }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": service_account},
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": service_account,
-        },
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-    }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": service_account, "namespace": namespace},
-        "rules": _rules(ns_rules),
-    }
-    yield {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": service_account, "namespace": namespace},
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "Role",
-            "name": service_account,
-        },
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-    }
+    yield from _role_and_binding(
+        "ClusterRole", {"name": service_account}, cluster_rules, service_account, namespace
+    )
+    yield from _role_and_binding(
+        "Role",
+        {"name": service_account, "namespace": namespace},
+        ns_rules,
+        service_account,
+        namespace,
+    )
 
 
 def rules_from_manifest(doc: dict[str, Any]) -> list[Rule]:

@@ -28,6 +28,7 @@ from meshmirror.backends.memory import FakeCluster
 def west_docs() -> list[dict]:
     return [
         ns(LINKS_NS),
+        ns("linkerd"),  # Linkerd's control plane: the destination controller's credentials
         ns("shop"),
         ns("pay"),
         # Not ours: a user Service, and one squatting a planned mirror's name.

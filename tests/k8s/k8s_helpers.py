@@ -3,9 +3,13 @@ of FakeClusters each served over HTTP by :class:`KubeServer`, and plan checks.""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import io
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +151,8 @@ class Topology:
         config.setdefault("timeouts", FAST)
         config.setdefault("backoff", Backoff(retries=4, base=0.01))
         config.setdefault("resolve", None)
+        # The topology's gateways (192.0.2.x) are not on loopback: never probed here.
+        config.setdefault("probe_gateways", False)
         out = config.pop("out", None) or io.StringIO()
         return Controller(
             self.source_backend(), ControllerConfig(namespace=LINKS_NS, **config), out=out
@@ -182,3 +188,31 @@ class Topology:
     def stop(self) -> None:
         for server in self.servers.values():
             server.stop()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """``check()``'s first truthy value, polled until ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {check}")
+
+
+@contextlib.contextmanager
+def running(controller: Controller, **kwargs: Any) -> Iterator[None]:
+    """``controller.run()`` in a thread of its own until the block ends."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(controller.run(stop, **kwargs),), daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+    assert not thread.is_alive()

@@ -558,7 +558,10 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
                         "status": body.get("status"),
                         "metadata": {**current["metadata"], "resourceVersion": given},
                     }
-                elif "status" in current:  # the main resource ignores status
+                    status = self._backend_call(p, lambda: server.cluster.update_status(body))
+                    self._ok(rec, self._out(status, api_version))
+                    return
+                if "status" in current:  # the main resource ignores status
                     body["status"] = current["status"]
                 else:
                     body.pop("status", None)

@@ -229,7 +229,7 @@ def test_sigterm_health_and_lease(topology: Topology, tmp_path: Path) -> None:
         [sys.executable, "-m", "meshmirror_k8s", "--kubeconfig", str(path), "--no-resolve",
          "--health-port", "0", "--lease-duration", "3", "--renew-deadline", "2",
          "--retry-period", "0.5", "--identity", "replica-1", "--watch-timeout", "2",
-         "--resync-period", "30"],
+         "--resync-period", "30", "--no-gateway-probes"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
     )  # fmt: skip
     try:
@@ -256,6 +256,11 @@ def test_sigterm_health_and_lease(topology: Topology, tmp_path: Path) -> None:
         while time.monotonic() < deadline and probe("readyz")[0] != 200:
             time.sleep(0.1)
         assert probe("readyz") == (200, {"ok": True, "ready": True, "leader": True, "links": {}})
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            metrics = r.read().decode()
+        assert "# TYPE meshmirror_sync_duration_seconds histogram" in metrics
+        assert "# TYPE gateway_probes untyped" in metrics
         lease = topology.servers["west"].leases[(LINKS_NS, "meshmirror-controller")]
         assert lease["spec"]["holderIdentity"] == "replica-1"
         # Ready means leading; the first sync may still be under way.

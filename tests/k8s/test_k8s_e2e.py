@@ -12,10 +12,7 @@ import asyncio
 import io
 import json
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from k8s_helpers import (
     LINKS_NS,
@@ -26,6 +23,7 @@ from k8s_helpers import (
     kubeconfig,
     remote_rbac_documents,
     svc,
+    wait_for,
 )
 from kube_server import Fault
 
@@ -63,6 +61,9 @@ def not_owned(topology: Topology) -> dict[tuple[str, str, str], Manifest]:
         labels = doc["metadata"].get("labels") or {}
         if doc["kind"] in ("Service", "Endpoints") and labels.get(OWNED) == "true":
             continue
+        if doc["kind"] == "Link":  # its status is ours (links/status); the rest is not
+            doc.pop("status", None)
+            doc["metadata"].pop("resourceVersion", None)
         out[(doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])] = doc
     return out
 
@@ -107,6 +108,12 @@ def assert_invariants(topology: Topology, untouched: dict[tuple[str, str, str], 
     # delete carries its preconditions.
     for rec in topology.servers["west"].writes():
         if rec.resource == "leases":
+            continue
+        if rec.resource == "links/status":  # Link status, through its subresource only
+            assert rec.verb == "update" and set(rec.body["status"]) <= {
+                "mirrorServices",
+                "federatedServices",
+            }
             continue
         assert rec.resource in ("services", "endpoints"), rec
         if rec.verb in ("create", "update"):
@@ -211,16 +218,6 @@ def test_end_to_end(topology: Topology, tmp_path: Path) -> None:
     )
     for _, rec in topology.remote_requests():
         assert allowed(rules, rec.group, rec.resource, rec.verb, rec.name), rec
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {check}")
 
 
 def test_long_running_controller(topology: Topology) -> None:

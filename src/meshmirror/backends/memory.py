@@ -367,6 +367,26 @@ class FakeCluster:
             self._written("update", key, after)
             return _copy_manifest(stored)
 
+    def update_status(self, manifest: Manifest) -> Manifest:
+        """Replace a Link's ``status`` subresource: only the status changes (the spec
+        and metadata stay as stored); ``metadata.resourceVersion`` must be current.
+        Logged in :attr:`writes` as ``update_status``."""
+        with self._lock:
+            after = self._gate("update_status", write=True)
+            key = self._check(manifest)
+            if key[0] != "Link":
+                raise Invalid(self._name, f"{key[0]} has no status subresource here")
+            current = self._objects.get(key)
+            if current is None:
+                raise NotFound(self._name, f"{self._describe(key)} not found")
+            meta = manifest["metadata"]
+            self._precondition(key, current, meta.get("resourceVersion"), meta.get("uid"))
+            obj = _copy_manifest(current)
+            obj["status"] = _copy(manifest.get("status") or {})
+            stored = self._store(key, obj, "MODIFIED")
+            self._written("update_status", key, after)
+            return _copy_manifest(stored)
+
     def delete(
         self,
         kind: str,
@@ -498,6 +518,10 @@ class FakeCluster:
         obj = self._normalize(doc)
         for field in ("uid", "creationTimestamp"):
             obj["metadata"][field] = current["metadata"][field]
+        if key[0] == "Link":  # the status subresource: the main resource keeps it
+            obj.pop("status", None)
+            if "status" in current:
+                obj["status"] = _copy(current["status"])
         if key[0] == "Service":
             old, new = current["spec"], obj["spec"]
             for field in ("clusterIP", "clusterIPs"):

@@ -1,0 +1,103 @@
+"""Link status through the controller over HTTP: written through ``links/status`` only,
+once, then 0 writes on a quiet cluster; each reason reaches the Link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from k8s_helpers import LINKS_NS, Topology, ns, svc
+
+from meshmirror.backends import WatchEvent
+
+
+def status_writes(topology: Topology) -> list[Any]:
+    return [r for r in topology.servers["west"].writes() if r.resource == "links/status"]
+
+
+def conditions(topology: Topology, link: str) -> dict[str, dict[str, Any]]:
+    doc = topology.west.get("Link", LINKS_NS, link)
+    assert doc is not None
+    out = {}
+    for entry in doc.get("status", {}).get("mirrorServices", []):
+        ref = entry["remoteRef"]
+        out[f"{ref['namespace']}/{ref['name']}"] = entry["conditions"][0]
+    return out
+
+
+def test_quiet_cluster_gets_no_status_writes(topology: Topology) -> None:
+    controller = topology.controller()
+    assert controller.sync_until_idle().ok
+    first = status_writes(topology)
+    assert {r.name for r in first} == {"east", "north"}
+    assert all(r.method == "PUT" and r.path.endswith("/status") for r in first)
+    topology.servers["west"].clear()
+    for _ in range(3):
+        assert controller.sync_once().ok
+    assert status_writes(topology) == []
+    assert topology.servers["west"].writes() == []
+
+
+def test_each_reason_reaches_the_link(topology: Topology) -> None:
+    east = topology.clusters["east"]
+    east.apply([ns("nowhere"), svc("lost", "nowhere"), svc("empty", port=80)])
+    east.apply([{**svc("bare"), "spec": {"ports": []}}])
+    controller = topology.controller()
+    assert controller.sync_until_idle().ok
+    got = conditions(topology, "east")
+    assert got["shop/web"]["reason"] == "Mirrored"
+    assert got["shop/web"]["localRef"] == {
+        "group": "core",
+        "kind": "Service",
+        "name": "web-east",
+        "namespace": "shop",
+    }
+    assert (got["nowhere/lost"]["status"], got["nowhere/lost"]["reason"]) == (
+        "False",
+        "MissingNamespace",
+    )
+    assert got["shop/bare"]["reason"] == "InvalidService"
+    assert got["shop/bare"]["message"].startswith("NoPorts: ")
+    # The namespace appears: the next sync mirrors it and says so.
+    topology.west.apply([ns("nowhere")])
+    assert controller.sync_until_idle().ok
+    assert conditions(topology, "east")["nowhere/lost"]["reason"] == "Mirrored"
+    # The gatewayless Link (no gateway selector, as link-gen leaves it): only its
+    # remote-discovery export has an entry.
+    assert set(conditions(topology, "north")) == {"shop/api"}
+
+
+def test_dry_run_writes_no_status(topology: Topology) -> None:
+    controller = topology.controller(dry_run=True)
+    controller.sync_until_idle()
+    assert status_writes(topology) == []
+
+
+class _OneWatch:
+    """A source whose one Link watch yields ``events`` and ends."""
+
+    def __init__(self, events: list[WatchEvent]) -> None:
+        self.events = events
+
+    def resource_version(self, kind: str) -> str:
+        return "1"
+
+    def watch(self, kind: str, resource_version: str, namespace: str | None = None) -> Any:
+        return iter(self.events)
+
+
+def test_own_status_write_wakes_no_sync(topology: Topology) -> None:
+    controller = topology.controller()
+    assert controller.sync_until_idle().ok
+    own = topology.west.get("Link", LINKS_NS, "east")
+    assert own is not None
+    other = {**own, "metadata": {**own["metadata"], "resourceVersion": "999999"}}
+    woken: list[int] = []
+    alive = iter([True, False])
+    controller._watch_loop(
+        "source",
+        _OneWatch([WatchEvent("MODIFIED", own), WatchEvent("MODIFIED", other)]),  # type: ignore[arg-type]
+        "Link",
+        lambda: woken.append(1),
+        lambda: next(alive),
+    )
+    assert woken == [1]  # only the change that was not our own status write

@@ -1,0 +1,123 @@
+"""Link status written by the reconciler (``LinkStatusWriter``) into a FakeCluster:
+``links/status`` only, only on change, 0 writes on a quiet cluster, kept during a
+partition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from builders import EXPORTED, link, namespace, service
+from meshmirror.backends.memory import FakeCluster
+from meshmirror.linkstatus import LinkStatusWriter
+from meshmirror.reconcile import ManualClock, Reconciler
+
+LINK_NS = "linkerd-multicluster"
+
+
+def world(with_ns: bool = True) -> tuple[FakeCluster, FakeCluster, Reconciler, LinkStatusWriter]:
+    clock = ManualClock(1_700_000_000.0)
+    docs: list[dict[str, Any]] = [namespace(LINK_NS), link()]
+    if with_ns:
+        docs.append(namespace("ns1"))
+    west = FakeCluster.from_manifests("west", docs, clock=clock)
+    east = FakeCluster.from_manifests(
+        "remote", [namespace("ns1"), service("svc", "ns1", labels=EXPORTED)], clock=clock
+    )
+    writer = LinkStatusWriter(clock)
+    r = Reconciler(west, {"remote": east}, clock=clock, link_status=writer)
+    return west, east, r, writer
+
+
+def condition(west: FakeCluster) -> dict[str, Any]:
+    doc = west.get("Link", LINK_NS, "remote")
+    assert doc is not None
+    [entry] = doc["status"]["mirrorServices"]
+    [c] = entry["conditions"]
+    return dict(c)
+
+
+def status_writes(cluster: FakeCluster) -> list[tuple[str, str, str, str]]:
+    return [w for w in cluster.writes if w[0] == "update_status"]
+
+
+def test_status_written_once_then_quiet() -> None:
+    west, _, r, writer = world()
+    r.run_until_idle()
+    c = condition(west)
+    assert (c["status"], c["reason"], c["lastTransitionTime"]) == (
+        "True",
+        "Mirrored",
+        "2023-11-14T22:13:20Z",
+    )
+    assert status_writes(west) == [("update_status", "Link", LINK_NS, "remote")]
+    west.reset_counters()
+    for _ in range(3):
+        r.run_once()
+    assert status_writes(west) == []
+    assert west.writes == []
+    assert len(writer.writes) == 1
+
+
+def test_spec_is_never_touched_by_a_status_write() -> None:
+    west, _, r, _ = world()
+    before = west.get("Link", LINK_NS, "remote")
+    r.run_until_idle()
+    after = west.get("Link", LINK_NS, "remote")
+    assert before is not None and after is not None
+    assert after["spec"] == before["spec"]
+    assert after["metadata"]["resourceVersion"] != before["metadata"]["resourceVersion"]
+
+
+def test_missing_namespace_then_created() -> None:
+    west, _, r, _ = world(with_ns=False)
+    r.run_until_idle()
+    c = condition(west)
+    assert (c["status"], c["reason"]) == ("False", "MissingNamespace")
+    assert "NamespaceMissing" in c["message"]
+    west.apply([namespace("ns1")])
+    r.run_until_idle()
+    assert condition(west)["reason"] == "Mirrored"
+
+
+def test_partition_keeps_status_and_writes_nothing() -> None:
+    west, east, r, _ = world()
+    r.run_until_idle()
+    before = west.get("Link", LINK_NS, "remote")
+    east.set_reachable(False)
+    west.reset_counters()
+    r.run_once()
+    assert status_writes(west) == []
+    assert west.get("Link", LINK_NS, "remote") == before
+
+
+def test_user_replace_of_the_link_keeps_status() -> None:
+    west, _, r, _ = world()
+    r.run_until_idle()
+    status = west.get("Link", LINK_NS, "remote")["status"]  # type: ignore[index]
+    west.apply([link()])  # a user edits the spec; the status subresource stays
+    assert west.get("Link", LINK_NS, "remote")["status"] == status  # type: ignore[index]
+
+
+def test_unowned_blocker_becomes_an_error_condition() -> None:
+    west, _, r, _ = world()
+    west.apply([{**service("svc-remote", "ns1"), "kind": "Endpoints", "subsets": []}])
+    r.run_until_idle()
+    c = condition(west)
+    assert (c["status"], c["reason"]) == ("False", "Error")
+    assert "NotOwned" in c["message"]
+
+
+def test_no_status_without_a_writer() -> None:
+    west, east, _, _ = world()
+    Reconciler(west, {"remote": east}, clock=ManualClock(0)).run_until_idle()
+    assert "status" not in (west.get("Link", LINK_NS, "remote") or {})
+
+
+def test_own_status_writes_are_recognised() -> None:
+    west, _, r, writer = world()
+    r.run_until_idle()
+    doc = west.get("Link", LINK_NS, "remote")
+    assert doc is not None and writer.is_own(doc)
+    west.apply([link()])  # a user's edit: a new resourceVersion, not ours
+    edited = west.get("Link", LINK_NS, "remote")
+    assert edited is not None and not writer.is_own(edited)
