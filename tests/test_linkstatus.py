@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from builders import EXPORTED, link, namespace, service
+from meshmirror import linkstatus
 from meshmirror.backends.memory import FakeCluster
 from meshmirror.linkstatus import LinkStatusWriter
 from meshmirror.reconcile import ManualClock, Reconciler
@@ -121,3 +124,39 @@ def test_own_status_writes_are_recognised() -> None:
     west.apply([link()])  # a user's edit: a new resourceVersion, not ours
     edited = west.get("Link", LINK_NS, "remote")
     assert edited is not None and not writer.is_own(edited)
+
+
+def test_quiet_syncs_compute_no_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    west, east, r, _ = world()
+    r.run_until_idle()
+    built: list[int] = []
+    real = linkstatus.StatusIndex
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(linkstatus, "StatusIndex", counting)
+    r.run_once()
+    r.run_once()
+    assert built == []  # the same plan, the Link unchanged: nothing recomputed
+    east.apply([service("more", "ns1", labels=EXPORTED)])
+    r.run_until_idle()
+    assert built and len(condition_names(west)) == 2
+
+
+def test_a_hand_edited_status_is_repaired() -> None:
+    west, _, r, writer = world()
+    r.run_until_idle()
+    good = west.get("Link", LINK_NS, "remote")
+    assert good is not None
+    west.update_status({**good, "status": {}})
+    r.run_once()
+    assert west.get("Link", LINK_NS, "remote")["status"] == good["status"]  # type: ignore[index]
+    assert len(writer.writes) == 2
+
+
+def condition_names(west: FakeCluster) -> list[str]:
+    doc = west.get("Link", LINK_NS, "remote")
+    assert doc is not None
+    return [e["remoteRef"]["name"] for e in doc["status"]["mirrorServices"]]

@@ -21,7 +21,7 @@ from meshmirror.backends.base import Backend, BackendError, Conflict, Manifest, 
 from meshmirror.model import ClusterState, Link, ObjectRef
 from meshmirror.plan import Plan, PlanOptions
 from meshmirror.scheme import LINKERD, Scheme
-from meshmirror.status import link_status, rfc3339, same_status
+from meshmirror.status import StatusIndex, rfc3339, same_status
 
 __all__ = ["LinkStatusWriter"]
 
@@ -50,6 +50,12 @@ class LinkStatusWriter:
         self.errors: list[str] = []
         # (namespace, name) -> the resourceVersion our last status write gave the Link.
         self._own: dict[tuple[str, str], str] = {}
+        # What the last sync computed from, and the Links (by the resourceVersion seen)
+        # whose status was then found current: with the same plan and no failed write,
+        # an unchanged Link needs no new computation (a quiet cluster costs a comparison
+        # of plans, not a status per Link).
+        self._basis: tuple[Plan, dict[ObjectRef, str]] | None = None
+        self._current: dict[ObjectRef, str] = {}
 
     def sync(
         self,
@@ -77,23 +83,32 @@ class LinkStatusWriter:
             failures.setdefault(ref, message)
         now = rfc3339(self._wall())
         written = 0
+        basis = self._basis
+        if basis is None or basis[1] != failures or basis[0] != planned:
+            self._current = {}
+        self._basis = (planned, failures)
+        index: StatusIndex | None = None  # built on the first Link that needs one
         for link in links:
             doc = docs.get(link.ref)
             if doc is None or link.target_cluster_name not in read:
                 continue
+            seen = str((doc.get("metadata") or {}).get("resourceVersion") or "")
+            if seen and self._current.get(link.ref) == seen:
+                continue  # the same plan, and the Link unchanged since found current
             current = doc.get("status")
-            desired = link_status(
-                planned,
-                source,
-                remotes,
+            if index is None:
+                index = StatusIndex(
+                    planned, source, remotes, scheme=self._scheme, options=self._options
+                )
+            desired = index.status(
                 link,
                 now=now,
                 previous=current if isinstance(current, Mapping) else None,
                 errors=failures,
-                scheme=self._scheme,
-                options=self._options,
             )
             if desired is None or same_status(current, desired):
+                if desired is not None and seen:
+                    self._current[link.ref] = seen
                 continue
             body: dict[str, Any] = copy.deepcopy(doc)
             body["status"] = desired
@@ -114,6 +129,7 @@ class LinkStatusWriter:
                 rv = (stored.get("metadata") or {}).get("resourceVersion")
                 if rv:
                     self._own[(link.namespace, link.name)] = str(rv)
+                    self._current[link.ref] = str(rv)
                 written += 1
         return written
 

@@ -47,7 +47,7 @@ from typing import Any
 
 from meshmirror.codes import Conflict, Skip, SkipCode
 from meshmirror.federated import Federation, federate
-from meshmirror.model import ClusterState, Link, ObjectRef, Service
+from meshmirror.model import ClusterState, Link, ObjectRef, Service, _linkerd_selector
 from meshmirror.plan import Plan, PlanOptions, parse_local_selector
 from meshmirror.scheme import LINKERD, Scheme
 
@@ -57,6 +57,7 @@ __all__ = [
     "CORE_GROUP",
     "REASONS",
     "Reason",
+    "StatusIndex",
     "link_status",
     "reason_for",
     "rfc3339",
@@ -125,8 +126,9 @@ def rfc3339(seconds: float) -> str:
 CORE_GROUP = "core"
 
 
-def _ref(ref: ObjectRef) -> dict[str, str]:
-    return {"group": CORE_GROUP, "kind": ref.kind, "name": ref.name, "namespace": ref.namespace}
+def _ref(namespace: str, name: str) -> dict[str, str]:
+    """A ref to a Service (every ref of a Link's status is one)."""
+    return {"group": CORE_GROUP, "kind": "Service", "name": name, "namespace": namespace}
 
 
 def _condition(
@@ -140,7 +142,7 @@ def _condition(
         "message": message,
     }
     if local is not None:
-        condition["localRef"] = _ref(local)
+        condition["localRef"] = _ref(local.namespace, local.name)
     return condition
 
 
@@ -184,7 +186,7 @@ def _entries(
         {
             "conditions": [_condition(ok, reason, message, local, now)],
             "controllerName": CONTROLLER_NAME,
-            "remoteRef": _ref(ObjectRef("Service", namespace, name)),
+            "remoteRef": _ref(namespace, name),
         }
         for (namespace, name), (ok, reason, message, local) in sorted(outcomes.items())
     ]
@@ -210,156 +212,146 @@ def link_status(
     ``previous`` the Link's current status, whose transition times are kept where a
     condition's status and reason did not change. ``errors`` maps a local object to why
     writing it failed: its mirror is ``False``/``Error``. None when the Link's target is
-    not in ``remotes`` (its state is unknown, so its status is left as it is).
+    not in ``remotes`` (its state is unknown, so its status is left as it is). For many
+    Links of one plan, build one :class:`StatusIndex`.
     """
-    remote = remotes.get(link.target_cluster_name)
-    if remote is None:
-        return None
-    previous = previous or {}
-    errors = errors or {}
-    options = options or PlanOptions()
-    target = link.target_cluster_name
-    mirrors, federated = _outcomes(
-        planned, source, remotes, link, remote, target, errors, scheme, options
-    )
-    status: dict[str, Any] = {}
-    mirror_entries = _entries(mirrors, now, previous.get("mirrorServices"))
-    federated_entries = _entries(federated, now, previous.get("federatedServices"))
-    if mirror_entries:
-        status["mirrorServices"] = mirror_entries
-    if federated_entries:
-        status["federatedServices"] = federated_entries
-    return status
+    index = StatusIndex(planned, source, remotes, scheme=scheme, options=options)
+    return index.status(link, now=now, previous=previous, errors=errors)
 
 
 _Outcome = tuple[bool, Reason, str, ObjectRef | None]
+_Key = tuple[str, str, str]  # (cluster or Link, namespace, name)
 
 
-def _outcomes(
-    planned: Plan,
-    source: ClusterState,
-    remotes: Mapping[str, ClusterState],
-    link: Link,
-    remote: ClusterState,
-    target: str,
-    errors: Mapping[ObjectRef, str],
-    scheme: Scheme,
-    options: PlanOptions,
-) -> tuple[dict[tuple[str, str], _Outcome], dict[tuple[str, str], _Outcome]]:
-    # The federation as planned before the source was checked: which skips are the
-    # federated ones, and which members a skipped federated Service had.
-    linked = [
-        (lnk, remotes[lnk.target_cluster_name])
-        for lnk in source.sorted_links()
-        if lnk.target_cluster_name in remotes
-    ]
-    all_feds, fed_skips, _ = federate(
-        source,
-        linked,
-        scheme=scheme,
-        local_selector=parse_local_selector(options.local_federated_selector, scheme),
-        local_excluded_labels=options.local_excluded_labels,
-        local_excluded_annotations=options.local_excluded_annotations,
-    )
-    federated_skips = set(fed_skips)
-    mirror_skips: dict[tuple[str, str], Skip] = {}
-    other_skips: dict[tuple[str, str, str], Skip] = {}  # (cluster, ns, name): first skip
-    for skip in planned.skipped:
-        if skip.ref.kind != "Service":
-            continue
-        key = (skip.ref.namespace, skip.ref.name)
-        if skip.cluster == target and skip not in federated_skips:
-            mirror_skips.setdefault(key, skip)
-        other_skips.setdefault((skip.cluster, *key), skip)
-    planned_mirrors = {
-        (m.namespace, m.remote_name): m for m in planned.mirrors if m.link == link.ref
-    }
+class StatusIndex:
+    """What the status of every Link of one plan needs, computed once: one pass of the
+    federation (which skips are federated ones, which members a skipped federated Service
+    had), and the plan's mirrors, skips and conflicts by key. Read-only once built."""
 
-    mirrors: dict[tuple[str, str], _Outcome] = {}
-    for key, svc in remote.services.items():
-        if not (link.discovers(svc.labels) or link.exports(svc.labels)):
-            continue
-        mirror = planned_mirrors.get(key)
-        if mirror is not None:
-            failed = [errors[r] for r in mirror.refs if r in errors]
-            if failed:
-                mirrors[key] = (False, Reason.ERROR, failed[0], None)
-            else:
-                mirrors[key] = (True, Reason.MIRRORED, "", mirror.service)
-            continue
-        mirror_skip = mirror_skips.get(key)
-        if mirror_skip is not None:
-            mirrors[key] = _skipped(mirror_skip)
-
-    kept = {f.service: f for f in planned.federated}
-    by_member: dict[tuple[str, str], Federation] = {}
-    for fed, _svc in all_feds:
-        for member in fed.members:
-            if member.link is not None and member.link.ref == link.ref:
-                by_member[(member.service.namespace, member.service.name)] = fed
-    conflicts: dict[str, list[Conflict]] = {}
-    for conflict in planned.conflicts:
-        for entry in conflict.members:
-            conflicts.setdefault(entry, []).append(conflict)
-    own_fed_skips = {
-        (s.ref.namespace, s.ref.name): s for s in sorted(federated_skips) if s.cluster == target
-    }
-    name_skips = {
-        (s.ref.namespace, s.ref.name): s for s in sorted(federated_skips) if s.code in _NAME_CODES
-    }
-
-    federated: dict[tuple[str, str], _Outcome] = {}
-    for key, svc in remote.services.items():
-        if not link.federates(svc.labels):
-            continue
-        outcome = _federated_outcome(
-            key,
-            svc,
-            target,
-            by_member,
-            kept,
-            conflicts,
-            own_fed_skips,
-            name_skips,
-            other_skips,
-            errors,
+    def __init__(
+        self,
+        planned: Plan,
+        source: ClusterState,
+        remotes: Mapping[str, ClusterState],
+        *,
+        scheme: Scheme = LINKERD,
+        options: PlanOptions | None = None,
+    ) -> None:
+        options = options or PlanOptions()
+        self._remotes = remotes
+        linked = [
+            (lnk, remotes[lnk.target_cluster_name])
+            for lnk in source.sorted_links()
+            if lnk.target_cluster_name in remotes
+        ]
+        all_feds, fed_skips, _ = federate(
+            source,
+            linked,
+            scheme=scheme,
+            local_selector=parse_local_selector(options.local_federated_selector, scheme),
+            local_excluded_labels=options.local_excluded_labels,
+            local_excluded_annotations=options.local_excluded_annotations,
         )
-        if outcome is not None:
-            federated[key] = outcome
-    return mirrors, federated
+        federated_skips = set(fed_skips)
+        self._mirror_skips: dict[_Key, Skip] = {}
+        self._skips: dict[_Key, Skip] = {}
+        for skip in planned.skipped:
+            if skip.ref.kind != "Service":
+                continue
+            key = (skip.cluster, skip.ref.namespace, skip.ref.name)
+            if skip not in federated_skips:
+                self._mirror_skips.setdefault(key, skip)
+            self._skips.setdefault(key, skip)
+        self._fed_skips: dict[_Key, Skip] = {}
+        self._name_skips: dict[tuple[str, str], Skip] = {}
+        for skip in sorted(federated_skips):
+            self._fed_skips.setdefault((skip.cluster, skip.ref.namespace, skip.ref.name), skip)
+            if skip.code in _NAME_CODES:
+                self._name_skips.setdefault((skip.ref.namespace, skip.ref.name), skip)
+        self._mirrors = {(str(m.link), m.namespace, m.remote_name): m for m in planned.mirrors}
+        self._members: dict[_Key, Federation] = {}
+        for fed, _svc in all_feds:
+            for member in fed.members:
+                if member.link is not None:
+                    ref = member.link.ref
+                    self._members[(str(ref), member.service.namespace, member.service.name)] = fed
+        self._kept = {f.service for f in planned.federated}
+        self._conflicts: dict[str, list[Conflict]] = {}
+        for conflict in planned.conflicts:
+            for entry in conflict.members:
+                self._conflicts.setdefault(entry, []).append(conflict)
 
+    def status(
+        self,
+        link: Link,
+        *,
+        now: str,
+        previous: Mapping[str, Any] | None = None,
+        errors: Mapping[ObjectRef, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """:func:`link_status` of ``link``."""
+        remote = self._remotes.get(link.target_cluster_name)
+        if remote is None:
+            return None
+        previous = previous or {}
+        errors = errors or {}
+        mirrors: dict[tuple[str, str], _Outcome] = {}
+        federated: dict[tuple[str, str], _Outcome] = {}
+        # Linkerd's rule (absent or empty selects nothing), resolved once per Link.
+        discovers = _linkerd_selector(link.remote_discovery_selector).matches
+        exports = _linkerd_selector(link.selector).matches
+        federates = _linkerd_selector(link.federated_service_selector).matches
+        for key, svc in remote.services.items():
+            labels = svc.labels
+            if discovers(labels) or exports(labels):
+                outcome = self._mirror_outcome(link, key, errors)
+                if outcome is not None:
+                    mirrors[key] = outcome
+            if federates(labels):
+                outcome = self._federated_outcome(link, key, svc, errors)
+                if outcome is not None:
+                    federated[key] = outcome
+        status: dict[str, Any] = {}
+        mirror_entries = _entries(mirrors, now, previous.get("mirrorServices"))
+        federated_entries = _entries(federated, now, previous.get("federatedServices"))
+        if mirror_entries:
+            status["mirrorServices"] = mirror_entries
+        if federated_entries:
+            status["federatedServices"] = federated_entries
+        return status
 
-def _federated_outcome(
-    key: tuple[str, str],
-    svc: Service,
-    target: str,
-    by_member: Mapping[tuple[str, str], Federation],
-    kept: Mapping[ObjectRef, Federation],
-    conflicts: Mapping[str, list[Conflict]],
-    own_fed_skips: Mapping[tuple[str, str], Skip],
-    name_skips: Mapping[tuple[str, str], Skip],
-    other_skips: Mapping[tuple[str, str, str], Skip],
-    errors: Mapping[ObjectRef, str],
-) -> _Outcome | None:
-    own = own_fed_skips.get(key)
-    if own is not None and own.code not in _NAME_CODES:
-        return _skipped(own)  # this member stays out (headless, no ports, a mirror)
-    fed = by_member.get(key)
-    if fed is None:
-        named = name_skips.get(key)
-        return _skipped(named) if named is not None else None
-    if fed.service in kept:
-        if fed.service in errors:
-            return False, Reason.ERROR, errors[fed.service], None
-        entry = f"{svc.name}@{target}"
-        mine = [c for c in conflicts.get(entry, ()) if c.ref == fed.service]
-        message = "; ".join(str(c) for c in mine)
-        return True, Reason.MIRRORED, message, fed.service
-    winner = fed.winner
-    skip = other_skips.get((winner.cluster, winner.service.namespace, winner.service.name))
-    if skip is None:
-        return None
-    return _skipped(skip)
+    def _mirror_outcome(
+        self, link: Link, key: tuple[str, str], errors: Mapping[ObjectRef, str]
+    ) -> _Outcome | None:
+        mirror = self._mirrors.get((str(link.ref), *key))
+        if mirror is not None:
+            failed = [errors[r] for r in mirror.refs if r in errors] if errors else ()
+            if failed:
+                return False, Reason.ERROR, failed[0], None
+            return True, Reason.MIRRORED, "", mirror.service
+        skip = self._mirror_skips.get((link.target_cluster_name, *key))
+        return None if skip is None else _skipped(skip)
+
+    def _federated_outcome(
+        self, link: Link, key: tuple[str, str], svc: Service, errors: Mapping[ObjectRef, str]
+    ) -> _Outcome | None:
+        target = link.target_cluster_name
+        own = self._fed_skips.get((target, *key))
+        if own is not None and own.code not in _NAME_CODES:
+            return _skipped(own)  # this member stays out (headless, no ports, a mirror)
+        fed = self._members.get((str(link.ref), *key))
+        if fed is None:
+            named = self._name_skips.get(key)
+            return _skipped(named) if named is not None else None
+        if fed.service in self._kept:
+            if fed.service in errors:
+                return False, Reason.ERROR, errors[fed.service], None
+            entry = f"{svc.name}@{target}"
+            mine = [c for c in self._conflicts.get(entry, ()) if c.ref == fed.service]
+            return True, Reason.MIRRORED, "; ".join(str(c) for c in mine), fed.service
+        winner = fed.winner
+        skip = self._skips.get((winner.cluster, winner.service.namespace, winner.service.name))
+        return None if skip is None else _skipped(skip)
 
 
 def _stored_ref(value: Any) -> Any:

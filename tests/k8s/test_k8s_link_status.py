@@ -62,8 +62,23 @@ def test_each_reason_reaches_the_link(topology: Topology) -> None:
     assert controller.sync_until_idle().ok
     assert conditions(topology, "east")["nowhere/lost"]["reason"] == "Mirrored"
     # The gatewayless Link (no gateway selector, as link-gen leaves it): only its
-    # remote-discovery export has an entry.
-    assert set(conditions(topology, "north")) == {"shop/api"}
+    # remote-discovery export has an entry, and the federated member its own list.
+    north = conditions(topology, "north")
+    assert set(north) == {"shop/api"}
+    # west's own Service api-north squats the mirror's name: an Error, explained.
+    assert (north["shop/api"]["status"], north["shop/api"]["reason"]) == ("False", "Error")
+    assert north["shop/api"]["message"].startswith("NotOwned: ")
+
+
+def test_federated_members_have_their_own_list(topology: Topology) -> None:
+    assert topology.controller().sync_until_idle().ok
+    doc = topology.west.get("Link", LINKS_NS, "east")
+    assert doc is not None
+    [entry] = doc["status"]["federatedServices"]
+    assert entry["remoteRef"]["name"] == "cache"
+    condition = entry["conditions"][0]
+    assert (condition["status"], condition["reason"]) == ("True", "Mirrored")
+    assert condition["localRef"]["name"] == "cache-federated"
 
 
 def test_dry_run_writes_no_status(topology: Topology) -> None:
