@@ -99,6 +99,12 @@ REASONS: Mapping[SkipCode, Reason] = types.MappingProxyType(
         SkipCode.NO_GATEWAY: Reason.ERROR,
         SkipCode.GATEWAY_UNRESOLVED: Reason.ERROR,
         SkipCode.UNKNOWN_CLUSTER: Reason.ERROR,
+        SkipCode.INVALID_REMOTE_VALUE: Reason.INVALID_SERVICE,
+        # Waiting for the API server (per-pod cluster IPs): not mirrored whole yet.
+        SkipCode.HEADLESS_AWAITING_CLUSTER_IP: Reason.ERROR,
+        # Link-level skips (their ref is the Link): no per-service entry.
+        SkipCode.GATEWAY_ADDRESS_DROPPED: Reason.ERROR,
+        SkipCode.LINK_TARGETS_SOURCE: Reason.ERROR,
     }
 )
 

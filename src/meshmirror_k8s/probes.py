@@ -96,7 +96,7 @@ class _Worker:
         plan = self.plan
         cfg = plan.config
         while not self.stop.wait(cfg.period):
-            result = self._owner._probe(plan.addresses, cfg)
+            result = self._owner.probe(plan.addresses, cfg)
             if self.stop.is_set():
                 return
             self._owner._observed(self, result)
@@ -105,7 +105,9 @@ class _Worker:
 class GatewayProber:
     """Probes the gateways of the Links given to :meth:`set_links` (see the module
     docstring). :meth:`dead` is what the planner needs; :meth:`stop` ends every worker.
-    ``probe`` replaces the HTTP probe (tests)."""
+    ``probe`` replaces the HTTP probe (tests: the API server refuses loopback endpoint
+    addresses, so a stand-in gateway on 127.0.0.1 is reached through a ``probe`` that
+    dials it for the Link's documentation-range address)."""
 
     def __init__(
         self,
@@ -118,7 +120,7 @@ class GatewayProber:
         self._resolve = resolve
         self._metrics = metrics
         self.on_change = on_change
-        self._probe = probe
+        self.probe = probe
         self._lock = threading.Lock()
         self._workers: dict[str, _Worker] = {}
         self.problems: dict[str, str] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -17,7 +17,7 @@ from k8s_helpers import LINKS_NS, Topology, wait_for
 from meshmirror.liveness import ProbeConfig
 from meshmirror.model import Link, ProbeSpec
 from meshmirror_k8s.metrics import ControllerMetrics
-from meshmirror_k8s.probes import GatewayProber, probe_gateway
+from meshmirror_k8s.probes import GatewayProber, ProbeResult, probe_gateway
 
 
 class Gateway:
@@ -113,7 +113,18 @@ def test_any_address_answering_is_alive(gateway: Gateway) -> None:
     assert result.ok
 
 
-def probed_link(port: int, address: str = "127.0.0.1", **spec: str) -> Link:
+#: The Links' gateway: an address the planner accepts (it drops loopback ones, which the
+#: API server refuses in Endpoints); probes for it are dialled to the stand-in on loopback.
+GATEWAY_IP = "192.0.2.10"
+
+
+def via_loopback(addresses: Iterable[str], config: ProbeConfig) -> ProbeResult:
+    """The real HTTP probe, sent to the stand-in gateway instead of the Link's address."""
+    assert tuple(addresses) == (GATEWAY_IP,)  # only ever the Link's own gateway
+    return probe_gateway(["127.0.0.1"], config)
+
+
+def probed_link(port: int, address: str = GATEWAY_IP, **spec: str) -> Link:
     probe = {"path": "/ready", "port": str(port), "period": "50ms", "timeout": "200ms",
              "failure_threshold": "2", **spec}  # fmt: skip
     return Link(
@@ -129,7 +140,7 @@ def probed_link(port: int, address: str = "127.0.0.1", **spec: str) -> Link:
 def test_prober_flips_dead_and_alive_without_blocking(gateway: Gateway) -> None:
     metrics = ControllerMetrics()
     flips: list[frozenset[str]] = []
-    prober = GatewayProber(metrics=metrics)
+    prober = GatewayProber(metrics=metrics, probe=via_loopback)
     prober.enable()
     prober.on_change = lambda: flips.append(prober.dead())
     try:
@@ -160,7 +171,7 @@ def test_prober_flips_dead_and_alive_without_blocking(gateway: Gateway) -> None:
 
 
 def test_nothing_is_probed_until_enabled(gateway: Gateway, topology: Topology) -> None:
-    prober = GatewayProber()
+    prober = GatewayProber(probe=via_loopback)
     prober.set_links([probed_link(gateway.port)])
     time.sleep(0.2)
     assert gateway.requests == [] and prober.alive("east") is None
@@ -170,7 +181,7 @@ def test_nothing_is_probed_until_enabled(gateway: Gateway, topology: Topology) -
 
 
 def test_unusable_probe_specs_are_not_probed(gateway: Gateway) -> None:
-    prober = GatewayProber()
+    prober = GatewayProber(probe=via_loopback)
     prober.enable()
     try:
         prober.set_links(
@@ -194,7 +205,7 @@ def test_controller_marks_a_dead_gateways_endpoints_not_ready(
     doc = west.get("Link", LINKS_NS, "east")
     assert doc is not None
     # The stand-in gateway is the Link's gateway (its address and probe port).
-    doc["spec"]["gatewayAddress"] = "127.0.0.1"
+    doc["spec"]["gatewayAddress"] = GATEWAY_IP
     doc["spec"]["probeSpec"] = {
         "path": "/ready",
         "port": str(gateway.port),
@@ -204,6 +215,7 @@ def test_controller_marks_a_dead_gateways_endpoints_not_ready(
     }
     west.apply([doc])
     controller = topology.controller()
+    controller.prober.probe = via_loopback
     controller.prober.enable()  # as run() does; a one-pass run never probes
     try:
         assert controller.sync_until_idle().ok
@@ -213,17 +225,17 @@ def test_controller_marks_a_dead_gateways_endpoints_not_ready(
             assert eps is not None
             return dict(eps["subsets"][0])
 
-        assert [a["ip"] for a in web()["addresses"]] == ["127.0.0.1"]
+        assert [a["ip"] for a in web()["addresses"]] == [GATEWAY_IP]
         gateway.mode = "hang"
         wait_for(lambda: controller.prober.dead() == {"east"})
         assert controller.sync_once().ok
         assert "addresses" not in web() and [a["ip"] for a in web()["notReadyAddresses"]] == [
-            "127.0.0.1"
+            GATEWAY_IP
         ]
         gateway.mode = "alive"
         wait_for(lambda: controller.prober.dead() == frozenset())
         assert controller.sync_once().ok
-        assert [a["ip"] for a in web()["addresses"]] == ["127.0.0.1"]
+        assert [a["ip"] for a in web()["addresses"]] == [GATEWAY_IP]
         assert set(gateway.requests) == {"/ready"}
     finally:
         controller.prober.stop()
