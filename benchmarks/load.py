@@ -2,8 +2,8 @@
 
 Writes a generated source-cluster dump of about ``--mb`` megabytes (and its remote) in
 both formats, as ``kubectl get ... -o json`` and ``-o yaml`` print them, then measures
-each in a fresh process: :func:`meshmirror.loader.load_cluster` (wall time and peak
-resident memory), with libyaml's C parser and, with ``--python-yaml``, PyYAML's
+each in a fresh process: :func:`meshmirror.loader.load_cluster` (wall and CPU time, and
+peak resident memory), with libyaml's C parser and, with ``--python-yaml``, PyYAML's
 pure-Python one; and the whole ``meshmirror plan`` over the JSON and the YAML dumps.
 Prints one JSON object on the last line of stdout.
 
@@ -59,11 +59,15 @@ def _measure_load(path: str, yaml_loader: str) -> None:
 
     if yaml_loader == "python":
         loader.YAML_LOADER = loader._PyLoader
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     state = loader.load_cluster("c", path)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"s": seconds, "services": len(state.services), "max_rss_bytes": rss}))
+    print(
+        json.dumps(
+            {"s": seconds, "cpu_s": cpu, "services": len(state.services), "max_rss_bytes": rss}
+        )
+    )
 
 
 def _child(*args: str) -> dict[str, Any]:
@@ -74,9 +78,15 @@ def _child(*args: str) -> dict[str, Any]:
     return result
 
 
-def _plan_cli(out: Path, suffix: str) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _plan_cli(out: Path, suffix: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``meshmirror plan`` over the two dumps."""
     remote = cluster_name(1)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(
         [
             sys.executable,
@@ -95,7 +105,7 @@ def _plan_cli(out: Path, suffix: str) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu() - cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,11 +130,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"loading {key} ...", file=sys.stderr, flush=True)
             got = _child("--measure", path, which)
             figures[f"{key}_load_s"] = round(got["s"], 2)
+            figures[f"{key}_load_cpu_s"] = round(got["cpu_s"], 2)
             figures[f"{key}_max_rss_bytes"] = got["max_rss_bytes"]
             figures["services"] = got["services"]
         for key, suffix in (("json", ".json"), ("yaml_c", ".yaml")):
             print(f"meshmirror plan over {key} ...", file=sys.stderr, flush=True)
-            figures[f"plan_cli_{key}_s"] = round(_plan_cli(out, suffix), 2)
+            wall, cpu = _plan_cli(out, suffix)
+            figures[f"plan_cli_{key}_s"] = round(wall, 2)
+            figures[f"plan_cli_{key}_cpu_s"] = round(cpu, 2)
         figures["json_mb_per_s"] = round(figures["json_bytes"] / 1e6 / figures["json_load_s"], 1)
         figures["yaml_c_mb_per_s"] = round(
             figures["yaml_bytes"] / 1e6 / figures["yaml_c_load_s"], 1
@@ -136,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         figures["libyaml"] = bool(getattr(yaml, "__with_libyaml__", False))
         figures["python_version"] = platform.python_version()
         figures["nproc"] = os.cpu_count()
+        figures["load_average"] = round(os.getloadavg()[0], 1)
     print(json.dumps(figures))
     return 0
 

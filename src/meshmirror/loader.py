@@ -261,7 +261,7 @@ def dump_files(path: str | os.PathLike[str]) -> list[Path]:
 
 #: Bytes a second each parser reads a kubectl dump at, roughly (benchmarks/load.py):
 #: what decides whether a load is long enough to say so.
-_READ_RATES = {"json": 60e6, "yaml": 4e6, "python-yaml": 1e6}
+_READ_RATES = {"json": 25e6, "yaml": 1e6, "python-yaml": 0.15e6}
 _PROGRESS_AFTER_S = 3.0
 
 

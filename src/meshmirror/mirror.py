@@ -395,13 +395,22 @@ class _Pool:
     """Values many mirrors of one plan share, interned by value: mirrored ports and
     gateway Endpoints ports. Lives for one :func:`~meshmirror.plan.plan` call."""
 
-    __slots__ = ("_eports", "_ids", "_ok_keys", "_ok_values", "_port_problems", "_ports")
+    __slots__ = (
+        "_eports",
+        "_ids",
+        "_ok_annotation_keys",
+        "_ok_keys",
+        "_ok_values",
+        "_port_problems",
+        "_ports",
+    )
 
     def __init__(self) -> None:
         # Label keys and values already found valid, and each ports tuple's problem
         # (by identity, as for _ids): most Services share them.
         self._ok_keys: set[str] = set()
         self._ok_values: set[str] = set()
+        self._ok_annotation_keys: set[str] = set()
         self._port_problems: dict[int, tuple[tuple[ServicePort, ...], str | None]] = {}
         self._ports: dict[tuple[ServicePort, ...], tuple[ServicePort, ...]] = {}
         self._eports: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[EndpointPort, ...]] = {}
@@ -850,19 +859,42 @@ def _remote_value_problem(ctx: _LinkContext, svc: Service, discovery: bool) -> s
     problem = pool.ports_problem(svc.ports)
     if problem is not None:
         return problem
-    if svc.labels:
+    ok_keys, ok_values = pool._ok_keys, pool._ok_values
+    # First by the caches alone (every plan checks every exported Service): only labels
+    # not seen valid before make the mirror's own labels be built and checked.
+    known = ctx.target in ok_values and (not discovery or svc.name in ok_values)
+    if known:
+        for k, v in svc.labels.items():
+            if k not in ok_keys or v not in ok_values:
+                known = False
+                break
+    if not known:
         problem = pool.label_problem(ctx.service_labels(svc, discovery))
         if problem is not None:
             return problem
-    if svc.annotations:
+    remote = svc.annotations
+    if remote:
+        ok_annotations = pool._ok_annotation_keys
         size = 0
-        for k, v in ctx.service_annotations(svc).items():
-            # The API server checks annotation keys lowercased, as qualified names.
-            if k not in pool._ok_keys and not is_valid_key(k.lower()):
-                return f"annotation key {k!r} is not a valid annotation key"
+        for k, v in remote.items():
+            if k not in ok_annotations:
+                size = -1
+                break
             size += len(k) + len(v)
-        if size > _ANNOTATIONS_MAX:
-            return f"its annotations hold {size} bytes, more than the {_ANNOTATIONS_MAX} allowed"
+        # The two annotations a mirror adds are small: a margin covers them.
+        if size < 0 or size + 4096 > _ANNOTATIONS_MAX:
+            size = 0
+            for k, v in ctx.service_annotations(svc).items():
+                if k not in ok_annotations:
+                    # The API server checks annotation keys lowercased, as qualified names.
+                    if not is_valid_key(k.lower()):
+                        return f"annotation key {k!r} is not a valid annotation key"
+                    ok_annotations.add(k)
+                size += len(k) + len(v)
+            if size > _ANNOTATIONS_MAX:
+                return (
+                    f"its annotations hold {size} bytes, more than the {_ANNOTATIONS_MAX} allowed"
+                )
     return None
 
 
