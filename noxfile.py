@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -17,6 +19,21 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".[k8s,testing]", *TEST_DEPS)
     env = {"HYPOTHESIS_PROFILE": "ci"}
     session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """The end-to-end suite on real kube-apiservers with etcd: binaries from
+    $KUBEBUILDER_ASSETS, else built once per machine from the official Go modules."""
+    session.install("-e", ".[k8s,testing,e2e]", *TEST_DEPS)
+    env = {"HYPOTHESIS_PROFILE": "ci"}
+    if not session.env.get("KUBEBUILDER_ASSETS") and not os.environ.get("KUBEBUILDER_ASSETS"):
+        # Built in the open, so its progress shows (minutes the first time); the second
+        # call only prints the cached directory.
+        session.run("bash", "tests/e2e/kube/build.sh", external=True)
+        out = session.run("bash", "tests/e2e/kube/build.sh", silent=True, external=True)
+        env["KUBEBUILDER_ASSETS"] = str(out).strip().splitlines()[-1]
+    session.run("pytest", "tests/e2e", *session.posargs, env=env)
 
 
 @nox.session
