@@ -44,6 +44,7 @@ from meshmirror.backends.base import (
     NotFound,
     Unreachable,
 )
+from meshmirror.codes import Conflict, Skip
 from meshmirror.diff import Update, diff, same
 from meshmirror.manifest import ManifestError, cluster_state, from_manifest, to_manifest
 from meshmirror.mirror import Resolver
@@ -174,6 +175,10 @@ class RunReport:
     unreachable: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     retry_at: float | None = None
+    # What this run's plan deliberately left out, and federated disagreements (so a
+    # caller can report them; the plan's own codes and messages).
+    skipped: tuple[Skip, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
 
     @property
     def writes(self) -> int:
@@ -393,6 +398,8 @@ class Reconciler:
             unreachable=tuple(sorted(t for t, r in remotes.items() if not r.read)),
             errors=tuple(errors),
             retry_at=retry_at,
+            skipped=tuple(planned.skipped),
+            conflicts=tuple(planned.conflicts),
         )
         self._last = report
         return report

@@ -318,6 +318,7 @@ class Controller:
         self._writer = _Fenced(writer, leader or (lambda: True))
         self._remotes: dict[str, _RemoteEntry] = {}
         self._problems: dict[str, LinkProblem] = {}
+        self._findings: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._reconciler: Reconciler | None = None
         self.ready = False
         self.leader = leader is None  # no election: always the one writer
@@ -431,18 +432,28 @@ class Controller:
         self.ready = source_error is None
         last = outcome.last
         if last is not None:
+            # What every round of this sync did (``--once`` runs several), not only its
+            # last; pending and unreachable are as the last round left them.
             log.info(
                 "sync",
                 extra={
-                    "creates": len(last.created),
-                    "updates": len(last.updated),
-                    "deletes": len(last.deleted),
+                    "creates": sum(len(r.created) for r in reports),
+                    "updates": sum(len(r.updated) for r in reports),
+                    "deletes": sum(len(r.deleted) for r in reports),
+                    "rounds": len(reports),
                     "pending": len(last.pending),
                     "unreachable": list(last.unreachable),
                     "failed_links": [p.link for p in outcome.problems],
                     "dry_run": self.config.dry_run,
                 },
             )
+            for report in reports:
+                for failure in report.failed:  # refused for good (e.g. a 422), per object
+                    log.warning(
+                        "write refused",
+                        extra={"object": failure.partition(" in cluster ")[0], "error": failure},
+                    )
+            self._report_plan_findings(last)
         for problem in outcome.problems:
             log.warning(
                 "link failed",
@@ -451,6 +462,26 @@ class Controller:
         if source_error:
             log.error("cannot read the source cluster", extra={"error": source_error})
         return outcome
+
+    def _report_plan_findings(self, report: RunReport) -> None:
+        """Log each skip and conflict when it first appears or its message changes
+        (not on every sync), and when it is gone."""
+        seen: dict[tuple[str, str, str], tuple[str, str]] = {}
+        for skip in report.skipped:
+            seen[("skip", str(skip.code.value), str(skip.ref))] = (skip.message, skip.cluster)
+        for conflict in report.conflicts:
+            key = ("conflict", str(conflict.code.value), str(conflict.ref))
+            seen[key] = (conflict.message, conflict.winner)
+        for key, (message, where) in sorted(seen.items()):
+            if self._findings.get(key) == (message, where):
+                continue
+            kind, code, ref = key
+            extra = {"code": code, "object": ref, "detail": message}
+            extra["cluster" if kind == "skip" else "winner"] = where
+            log.warning(kind, extra=extra)
+        for key in sorted(set(self._findings) - set(seen)):
+            log.info(f"{key[0]} resolved", extra={"code": key[1], "object": key[2]})
+        self._findings = seen
 
     def sync_once(self) -> SyncOutcome:
         """Refresh the remotes and run one full sync."""
@@ -566,6 +597,7 @@ class Controller:
                         return
                 failures = 0
             except Gone:
+                log.info("watch expired; re-listing", extra={"cluster": cluster, "kind": kind})
                 rv = ""  # re-listed by the next sync
                 trigger()
                 stop.wait(1.0)
