@@ -10,7 +10,14 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "typecheck", "lint"]
 
-TEST_DEPS = ["pytest>=7", "pytest-asyncio>=0.23", "hypothesis>=6.100", "kmock>=0.8", "pydot>=2"]
+TEST_DEPS = [
+    "pytest>=7",
+    "pytest-asyncio>=0.23",
+    "hypothesis>=6.100",
+    "kmock>=0.8",
+    "pydot>=2",
+    "cryptography>=41",  # meshmirror_k8s.testing's certificates (its fast tests too)
+]
 
 
 @nox.session
