@@ -161,7 +161,8 @@ class RunReport:
     ``retry_at`` when paced by :meth:`Reconciler.run_forever`; ``failed`` the writes
     refused for good (with why). ``unreachable`` names the linked clusters not read this
     run (their last known state was used) and ``errors`` every error, each naming its
-    Link or cluster.
+    Link or cluster. ``skipped`` and ``conflicts`` are the run's plan's (what it
+    deliberately left out, and federated disagreements), for callers to report.
     """
 
     time: float
@@ -175,8 +176,6 @@ class RunReport:
     unreachable: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     retry_at: float | None = None
-    # What this run's plan deliberately left out, and federated disagreements (so a
-    # caller can report them; the plan's own codes and messages).
     skipped: tuple[Skip, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
 
