@@ -561,12 +561,17 @@ class Cluster:
     def apply(
         self, docs: Iterable[Mapping[str, Any]], *, user: str = ADMIN
     ) -> list[dict[str, Any]]:
-        """Create each document, or replace it when it exists (keeping its
-        resourceVersion); raises :class:`HarnessError` on any other failure."""
+        """Create each document, or replace it when it exists (as ``kubectl replace``:
+        a document carrying ``metadata.resourceVersion`` is a conditional replace, one
+        without takes the current version and a Service's allocated cluster IPs);
+        raises :class:`HarnessError` on any other failure."""
         out = []
         for doc in docs:
-            response = self.create(doc, user=user)
-            if response.status == 409:
+            if (doc.get("metadata") or {}).get("resourceVersion"):
+                response = self.request("PUT", object_path(doc, name=True), dict(doc), user=user)
+            else:
+                response = self.create(doc, user=user)
+            if response.status == 409 and not doc["metadata"].get("resourceVersion"):
                 current = self.get(doc, user=user)
                 body = dict(doc)
                 meta = dict(body.get("metadata") or {})

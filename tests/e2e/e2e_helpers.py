@@ -43,6 +43,7 @@ __all__ = [
     "build_world",
     "eps",
     "headless_eps",
+    "ns",
     "svc",
     "wait_for",
 ]

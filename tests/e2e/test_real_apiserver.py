@@ -25,6 +25,7 @@ from e2e_helpers import (
     World,
     eps,
     headless_eps,
+    ns,
     svc,
     wait_for,
 )
@@ -163,6 +164,45 @@ def test_updates_and_unexports(world: World) -> None:
     assert world.get("west", "Service", "shop", "api-north") == untouched  # never touched
     summary = run.messages("sync")[-1]
     assert summary["deletes"] >= 1 and summary["updates"] >= 1 and summary["creates"] >= 1
+
+
+def test_dry_run_prints_and_persists_nothing(world: World) -> None:
+    world.apply("east", [svc("web", port=8181)])
+    before, marks = world.versions(), world.marks()
+    proc_run = world.once("--dry-run")
+    assert proc_run.code == 0, proc_run.stderr
+    assert proc_run.stdout.splitlines() == ["update Service shop/web-east"]
+    assert world.versions() == before
+    assert world.writes("west", marks["west"]) == []  # no write, no Lease either
+    assert world.once().code == 0
+    world.assert_converged()
+
+
+def test_hand_edits_and_deletions_of_owned_objects_are_repaired(world: World) -> None:
+    mirror = world.get("west", "Service", "shop", "web-east")
+    mirror["metadata"]["labels"]["edited"] = "by-hand"
+    world.apply("west", [mirror])
+    world.remove("west", "Endpoints", "shop", "web-east")
+    run = world.once()
+    assert run.code == 0, run.stderr
+    world.assert_converged()
+    assert "edited" not in world.get("west", "Service", "shop", "web-east")["metadata"]["labels"]
+
+
+def test_a_namespace_created_later_receives_its_mirrors(world: World) -> None:
+    world.apply("east", [ns("late"), svc("queue", "late"), eps("queue", "late", "10.2.7.1")])
+    run = world.once()
+    assert run.code == 0, run.stderr  # a skip never fails a run
+    missing = [
+        r for r in run.logs if r.get("message") == "skip" and r["code"] == "NamespaceMissing"
+    ]
+    assert len(missing) == 1 and "queue" in missing[0]["detail"], run.logs
+    assert world.get("west", "Service", "late", "queue-east") is None
+    world.apply("west", [ns("late")])
+    run = world.once()
+    assert run.code == 0, run.stderr
+    assert world.get("west", "Service", "late", "queue-east") is not None
+    world.assert_converged()
 
 
 def test_headless_scale_up_keeps_existing_pod_mirrors(world: World) -> None:
