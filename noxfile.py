@@ -46,7 +46,8 @@ def e2e(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on both packages."""
-    session.install("-e", ".[k8s,testing]", "mypy>=1.8", "types-PyYAML")
+    # meshmirror_k8s.testing uses cryptography (the e2e extra) and offers a pytest fixture.
+    session.install("-e", ".[k8s,testing,e2e]", "pytest>=7", "mypy>=1.8", "types-PyYAML")
     session.run("mypy", "--strict", "src/meshmirror", "src/meshmirror_k8s")
 
 
