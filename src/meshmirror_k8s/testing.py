@@ -147,6 +147,7 @@ class _Process:
         self.argv = list(argv)
         self.log_path = log_path
         self.popen: subprocess.Popen[bytes] | None = None
+        self._asked = False  # SIGTERM sent, not yet waited for
 
     def start(self) -> None:
         log = self.log_path.open("ab")
@@ -182,11 +183,19 @@ class _Process:
         except OSError:
             return ""
 
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM) without waiting: :meth:`stop` then waits."""
+        if self.popen is not None and self.popen.poll() is None and not self._asked:
+            self.popen.send_signal(signal.SIGTERM)
+            self._asked = True
+
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.popen = self.popen, None
+        asked, self._asked = self._asked, False
         if proc is None or proc.poll() is not None:
             return
-        proc.send_signal(signal.SIGTERM)
+        if not asked:  # a second SIGTERM would make kube-apiserver exit at once
+            proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -788,6 +797,9 @@ class KubeEnvironment:
 
     def stop(self) -> None:
         """Stop every process started and remove the temporary directory."""
+        for cluster in self.clusters.values():  # all at once, then wait for each
+            with contextlib.suppress(Exception):
+                cluster._process.terminate()
         for cluster in self.clusters.values():
             with contextlib.suppress(Exception):
                 cluster.stop()
