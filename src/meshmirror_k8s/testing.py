@@ -77,6 +77,8 @@ apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
+- level: Request          # deletes with their DeleteOptions (preconditions)
+  verbs: [delete, deletecollection]
 - level: Metadata
 """
 
@@ -642,7 +644,8 @@ class Cluster:
         return str(doc["status"]["token"])
 
     def audit(self) -> list[dict[str, Any]]:
-        """Every audit event so far (level Metadata: user, verb, URI, response code)."""
+        """Every audit event so far: user, verb, URI, response code (level Metadata),
+        and for deletes the request body too (their ``DeleteOptions``)."""
         events = []
         with contextlib.suppress(FileNotFoundError):
             for line in self.audit_path.read_text().splitlines():

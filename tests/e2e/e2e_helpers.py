@@ -327,6 +327,12 @@ class World:
                 if user != CONTROLLER_USER or e["verb"] in ("get", "list", "watch"):
                     continue
                 resource = ref.get("resource")
+                if e["verb"] == "deletecollection":
+                    problems.append(f"deletecollection: {what}")
+                if e["verb"] == "delete":
+                    pre = (e.get("requestObject") or {}).get("preconditions") or {}
+                    if not (pre.get("resourceVersion") and pre.get("uid")):
+                        problems.append(f"delete without preconditions: {what}")
                 if resource in ("services", "endpoints"):
                     if (
                         e["verb"] in ("create", "update")
