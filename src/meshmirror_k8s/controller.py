@@ -318,7 +318,7 @@ class Controller:
         self._writer = _Fenced(writer, leader or (lambda: True))
         self._remotes: dict[str, _RemoteEntry] = {}
         self._problems: dict[str, LinkProblem] = {}
-        self._findings: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self._findings: dict[tuple[str, str, str, str], tuple[str, str]] = {}
         self._reconciler: Reconciler | None = None
         self.ready = False
         self.leader = leader is None  # no election: always the one writer
@@ -453,7 +453,8 @@ class Controller:
                         "write refused",
                         extra={"object": failure.partition(" in cluster ")[0], "error": failure},
                     )
-            self._report_plan_findings(last)
+            if last.ok:  # a run that could not read the source planned nothing
+                self._report_plan_findings(last)
         for problem in outcome.problems:
             log.warning(
                 "link failed",
@@ -466,21 +467,27 @@ class Controller:
     def _report_plan_findings(self, report: RunReport) -> None:
         """Log each skip and conflict when it first appears or its message changes
         (not on every sync), and when it is gone."""
-        seen: dict[tuple[str, str, str], tuple[str, str]] = {}
+        # (kind, code, object, cluster) -> (message, winner); a skip names its cluster,
+        # since the same remote name can be skipped in two clusters.
+        seen: dict[tuple[str, str, str, str], tuple[str, str]] = {}
         for skip in report.skipped:
-            seen[("skip", str(skip.code.value), str(skip.ref))] = (skip.message, skip.cluster)
+            key = ("skip", str(skip.code.value), str(skip.ref), skip.cluster)
+            seen[key] = (skip.message, "")
         for conflict in report.conflicts:
-            key = ("conflict", str(conflict.code.value), str(conflict.ref))
+            key = ("conflict", str(conflict.code.value), str(conflict.ref), "")
             seen[key] = (conflict.message, conflict.winner)
-        for key, (message, where) in sorted(seen.items()):
-            if self._findings.get(key) == (message, where):
+        for key, (message, winner) in sorted(seen.items()):
+            if self._findings.get(key) == (message, winner):
                 continue
-            kind, code, ref = key
+            kind, code, ref, cluster = key
             extra = {"code": code, "object": ref, "detail": message}
-            extra["cluster" if kind == "skip" else "winner"] = where
+            extra.update({"cluster": cluster} if kind == "skip" else {"winner": winner})
             log.warning(kind, extra=extra)
-        for key in sorted(set(self._findings) - set(seen)):
-            log.info(f"{key[0]} resolved", extra={"code": key[1], "object": key[2]})
+        for kind, code, ref, cluster in sorted(set(self._findings) - set(seen)):
+            extra = {"code": code, "object": ref}
+            if cluster:
+                extra["cluster"] = cluster
+            log.info(f"{kind} resolved", extra=extra)
         self._findings = seen
 
     def sync_once(self) -> SyncOutcome:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_helpers import OWNED, TOKENS, Topology, kubeconfig
+from k8s_helpers import OWNED, TOKENS, Topology, kubeconfig, svc
 from kube_server import Fault
 
 from meshmirror_k8s import backend as backend_module
@@ -94,12 +94,20 @@ def test_a_refused_write_is_reported_per_object(topology: Topology, tmp_path: Pa
 def test_skips_are_logged_when_they_appear_change_or_go(
     topology: Topology, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The same remote name blocked in two clusters: two skips, each logged.
+    topology.clusters["east"].apply([svc("api")])
+    topology.west.apply([svc("api-east", export=None)])
     controller = topology.controller()
     caplog.set_level(logging.INFO, logger="meshmirror_k8s.controller")
 
-    def findings() -> list[tuple[str, str, str]]:
+    def findings() -> list[tuple[str, str, str, str]]:
         out = [
-            (r.getMessage(), getattr(r, "code", ""), getattr(r, "object", ""))
+            (
+                r.getMessage(),
+                getattr(r, "code", ""),
+                getattr(r, "object", ""),
+                getattr(r, "cluster", ""),
+            )
             for r in caplog.records
             if r.getMessage() in ("skip", "skip resolved", "conflict", "conflict resolved")
         ]
@@ -108,12 +116,19 @@ def test_skips_are_logged_when_they_appear_change_or_go(
 
     assert controller.sync_until_idle().ok
     first = findings()
-    assert ("skip", "NotOwned", "Service shop/api") in first  # api-north squats north's api
+    # api-north and api-east squat the mirrors of north's and east's api.
+    assert first.count(("skip", "NotOwned", "Service shop/api", "east")) == 1
+    assert first.count(("skip", "NotOwned", "Service shop/api", "north")) == 1
     assert controller.sync_once().ok
     assert findings() == []  # unchanged: not logged again
+    # A sync that cannot read the source plans nothing: nothing is "resolved".
+    topology.servers["west"].add_fault(Fault(status=500, verb="list", times=100))
+    assert not controller.sync_once().ok
+    assert findings() == []
+    topology.servers["west"].faults.clear()
     topology.west.remove("Service", "shop", "api-north")
     assert controller.sync_until_idle().ok
-    assert ("skip resolved", "NotOwned", "Service shop/api") in findings()
+    assert findings() == [("skip resolved", "NotOwned", "Service shop/api", "north")]
 
 
 def test_a_remote_denying_while_it_restarts_keeps_its_mirrors(
