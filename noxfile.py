@@ -21,6 +21,7 @@ TEST_DEPS = [
     "nbclient>=0.10",
     "nbformat>=5.9",
     "ipykernel>=6.29",
+    "cryptography>=41",  # meshmirror_k8s.testing's certificates (its fast tests too)
 ]
 
 
@@ -50,9 +51,25 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def e2e(session: nox.Session) -> None:
+    """The end-to-end suite on real kube-apiservers with etcd: binaries from
+    $KUBEBUILDER_ASSETS, else built once per machine from the official Go modules."""
+    session.install("-e", ".[k8s,testing,e2e]", *TEST_DEPS)
+    env = {"HYPOTHESIS_PROFILE": "ci"}
+    if not session.env.get("KUBEBUILDER_ASSETS") and not os.environ.get("KUBEBUILDER_ASSETS"):
+        # Built in the open, so its progress shows (minutes the first time); the second
+        # call only prints the cached directory.
+        session.run("bash", "tests/e2e/kube/build.sh", external=True)
+        out = session.run("bash", "tests/e2e/kube/build.sh", silent=True, external=True)
+        env["KUBEBUILDER_ASSETS"] = str(out).strip().splitlines()[-1]
+    session.run("pytest", "tests/e2e", *session.posargs, env=env)
+
+
+@nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on both packages."""
-    session.install("-e", ".[k8s,testing]", "mypy>=1.8", "types-PyYAML")
+    # meshmirror_k8s.testing uses cryptography (the e2e extra) and offers a pytest fixture.
+    session.install("-e", ".[k8s,testing,e2e]", "pytest>=7", "mypy>=1.8", "types-PyYAML")
     session.run("mypy", "--strict", "src/meshmirror", "src/meshmirror_k8s")
 
 

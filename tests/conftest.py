@@ -31,6 +31,18 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The end-to-end suite (real apiservers, minutes) runs only when asked for by path
+    (``nox -s e2e``, ``pytest tests/e2e``), never in the default run."""
+    if collection_path != E2E:
+        return None
+    here = config.invocation_params.dir
+    asked = [(here / str(arg).split("::")[0]).resolve() for arg in config.args]
+    return not any(p == E2E or E2E in p.parents for p in asked)
+
 
 @pytest.fixture
 def graphviz_dot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:

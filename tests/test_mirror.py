@@ -498,7 +498,9 @@ def test_headless_off_mirrors_like_any_other() -> None:
     assert ("Service", "ns2", "pod-0-remote") not in got
 
 
-def headless_world(hosts: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def headless_world(
+    hosts: dict[str, str], rv: str = "112"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     source = [namespace("ns2"), link(gateway="192.0.2.129", port="889")]
     remote = [
         namespace("ns2"),
@@ -507,7 +509,7 @@ def headless_world(hosts: dict[str, str]) -> tuple[list[dict[str, Any]], list[di
             "service-one",
             "ns2",
             hosts=hosts,
-            rv="112",
+            rv=rv,
             labels={**EXPORTED, "lk": "lv", "service.kubernetes.io/headless": ""},
         ),
     ]
@@ -631,6 +633,38 @@ def test_headless_hosts_added_and_removed() -> None:
         ("Endpoints", "pod-0-remote"),
         ("Service", "pod-0-remote"),
     ]
+
+
+def test_headless_scale_up_keeps_existing_pod_mirrors_versions() -> None:
+    """Linkerd writes a per-pod mirror's remote-resource-version (the remote Endpoints'
+    version) when it creates it and never updates it: a scale-up, which changes that
+    version, creates the new pod's mirror and leaves the existing ones alone (a real
+    apiserver showed every per-pod mirror rewritten)."""
+    source, remote = headless_world({"pod-0": "10.0.0.1"}, rv="112")
+    state = applied(
+        cluster_state("local", source), plan_docs(source, {"remote": remote}, options=HEADLESS)
+    )
+    _, grown = headless_world({"pod-0": "10.0.0.1", "pod-1": "10.0.0.2"}, rv="113")
+    grown_plan = plan(state, {"remote": cluster_state("remote", grown)}, options=HEADLESS)
+    got = manifests(grown_plan)
+    assert got[("Service", "ns2", "pod-0-remote")]["metadata"]["annotations"][RV] == "112"
+    assert got[("Service", "ns2", "pod-1-remote")]["metadata"]["annotations"][RV] == "113"
+    changes = diff(grown_plan, state)
+    assert [(u.ref.kind, u.ref.name) for u in changes.updates] == [
+        ("Endpoints", "service-one-remote")
+    ]
+    # A same-named Service that is not this headless mirror's per-pod mirror keeps
+    # nothing: the plan's version is the remote's (and the NotOwned rules apply).
+    pod0 = next(o for o in state.services.values() if o.name == "pod-0-remote")
+    import attrs
+
+    other = state.replace(
+        attrs.evolve(
+            pod0, labels={**pod0.labels, "mirror.linkerd.io/headless-mirror-svc-name": "x"}
+        )
+    )
+    regrown = manifests(plan(other, {"remote": cluster_state("remote", grown)}, options=HEADLESS))
+    assert regrown[("Service", "ns2", "pod-0-remote")]["metadata"]["annotations"][RV] == "113"
 
 
 def test_headless_without_hostnames_is_an_ordinary_mirror() -> None:

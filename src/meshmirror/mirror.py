@@ -714,6 +714,22 @@ def _gateway_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate 
     return Candidate(mirror, (service, endpoints))
 
 
+def _pod_mirror_version(
+    ctx: _LinkContext, existing: Service | None, headless_name: str, current: str
+) -> str:
+    """A per-pod mirror's remote-resource-version: the remote Endpoints' version when it
+    was created. Linkerd never updates an existing per-pod mirror's version, so one of
+    ours (of this headless mirror and target) keeps the version it carries."""
+    s = ctx.scheme
+    if existing is None or not s.is_owned(existing.labels):
+        return current
+    if existing.labels.get(s.headless_mirror_label) != headless_name:
+        return current
+    if existing.labels.get(s.cluster_name_label) != ctx.target:
+        return current
+    return existing.annotations.get(s.remote_resource_version_annotation) or current
+
+
 def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate | Skip | None:
     """Linkerd's headless path, or None when the Service is mirrored like any other."""
     eps = ctx.remote.endpoints_of(svc.namespace, svc.name)
@@ -796,7 +812,9 @@ def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate
                     name=pod_name,
                     labels=labels,
                     annotations={
-                        s.remote_resource_version_annotation: eps.resource_version,
+                        s.remote_resource_version_annotation: _pod_mirror_version(
+                            ctx, existing, name, eps.resource_version
+                        ),
                         s.remote_svc_fq_name_annotation: fq,
                     },
                     ports=_mirror_ports(svc.ports),

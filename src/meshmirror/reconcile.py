@@ -45,6 +45,7 @@ from meshmirror.backends.base import (
     NotFound,
     Unreachable,
 )
+from meshmirror.codes import Conflict, Skip
 from meshmirror.diff import Update, diff, same
 from meshmirror.linkstatus import LinkStatusWriter
 from meshmirror.manifest import ManifestError, cluster_state, from_manifest, to_manifest
@@ -162,7 +163,8 @@ class RunReport:
     ``retry_at`` when paced by :meth:`Reconciler.run_forever`; ``failed`` the writes
     refused for good (with why). ``unreachable`` names the linked clusters not read this
     run (their last known state was used) and ``errors`` every error, each naming its
-    Link or cluster.
+    Link or cluster. ``skipped`` and ``conflicts`` are the run's plan's (what it
+    deliberately left out, and federated disagreements), for callers to report.
     """
 
     time: float
@@ -176,6 +178,8 @@ class RunReport:
     unreachable: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     retry_at: float | None = None
+    skipped: tuple[Skip, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
 
     @property
     def writes(self) -> int:
@@ -417,6 +421,8 @@ class Reconciler:
             unreachable=tuple(sorted(t for t, r in remotes.items() if not r.read)),
             errors=tuple(errors),
             retry_at=retry_at,
+            skipped=tuple(planned.skipped),
+            conflicts=tuple(planned.conflicts),
         )
         self._last = report
         return report

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from meshmirror.backends import (
     Unreachable,
     WatchEvent,
 )
-from meshmirror_k8s.resources import RESOURCES, Resource, link_resource
+from meshmirror_k8s.resources import RESOURCES, Resource, link_resource, resource_for_path
 
 __all__ = [
     "FIELD_MANAGER",
@@ -58,6 +59,7 @@ __all__ = [
     "InvalidRequest",
     "KubernetesBackend",
     "ReadOnly",
+    "ServerWarnings",
     "Timeouts",
     "Unauthorized",
 ]
@@ -155,6 +157,61 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+class ServerWarnings:
+    """The API server's ``Warning`` response headers (RFC 7234 form, ``299 - "text"``),
+    logged once per (kind, text) however many requests carry them; :attr:`seen` keeps
+    each with the cluster that first sent it."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def note(self, cluster: str, kind: str, headers: Any) -> None:
+        values = _header_values(headers, "Warning")
+        for value in values:
+            text = _warning_text(value)
+            with self._lock:
+                if (kind, text) in self.seen:
+                    continue
+                self.seen[(kind, text)] = cluster
+            log.warning(
+                "API server warning", extra={"cluster": cluster, "kind": kind, "warning": text}
+            )
+
+
+#: Shared by every backend of the process (once per kind, not once per cluster).
+SERVER_WARNINGS = ServerWarnings()
+
+
+def _header_values(headers: Any, name: str) -> list[str]:
+    if headers is None:
+        return []
+    getlist = getattr(headers, "getlist", None)
+    if callable(getlist):
+        return [str(v) for v in getlist(name)]
+    value = headers.get(name) if hasattr(headers, "get") else None
+    return [str(value)] if value else []
+
+
+def _warning_text(value: str) -> str:
+    """``299 - "v1 Endpoints is deprecated..."`` -> the quoted text (else the value)."""
+    code, _, rest = value.strip().partition(" ")
+    agent, _, text = rest.partition(" ")
+    if code.isdigit() and agent and len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('\\"', '"')
+    return value.strip()
+
+
+def _kind_of(path: str) -> str:
+    parsed = resource_for_path(path)
+    if parsed is None:
+        return ""
+    for kind, resource in RESOURCES.items():
+        if resource.plural == parsed.plural and resource.group == parsed.group:
+            return kind
+    return parsed.plural
+
+
 #: What the API server says for a resource (group/version/plural) it does not serve.
 _NOT_SERVED = "the server could not find the requested resource"
 
@@ -194,6 +251,7 @@ class KubernetesBackend:
         namespaces: Mapping[str, str] | None = None,
         field_manager: str = FIELD_MANAGER,
         bookmarks: bool = True,
+        warnings: ServerWarnings | None = None,
     ) -> None:
         self._name = name
         self._client = client
@@ -206,6 +264,7 @@ class KubernetesBackend:
         self._namespaces = dict(namespaces or {})
         self.field_manager = field_manager
         self.bookmarks = bookmarks
+        self._warnings = warnings if warnings is not None else SERVER_WARNINGS
         self._link_version: str | None = None
         # None: not known yet; False: the cluster does not serve discovery.k8s.io/v1.
         self.endpoint_slices_served: bool | None = None
@@ -512,6 +571,7 @@ class KubernetesBackend:
         for i, version in enumerate(versions):
             try:
                 response = self._with_retries(verb, functools.partial(_raw, call, version))
+                self._warnings.note(self._name, LINKERD.link_kind, response.headers)
             except NotFound as err:
                 last = i == len(versions) - 1
                 if last or not (verb in ("list", "watch") or _resource_missing(err)):
@@ -551,6 +611,7 @@ class KubernetesBackend:
                 *request, _request_timeout=self._timeout(stream=stream)
             )
             raw: urllib3.BaseHTTPResponse = response.response
+            self._warnings.note(self._name, _kind_of(path), raw.headers)
             if not 200 <= raw.status <= 299:
                 data = raw.read()
                 raw.release_conn()

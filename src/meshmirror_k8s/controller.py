@@ -337,6 +337,7 @@ class Controller:
         self._writer = _Fenced(writer, leader or (lambda: True))
         self._remotes: dict[str, _RemoteEntry] = {}
         self._problems: dict[str, LinkProblem] = {}
+        self._findings: dict[tuple[str, str, str, str], tuple[str, str]] = {}
         self._reconciler: Reconciler | None = None
         self.ready = False
         self.leader = leader is None  # no election: always the one writer
@@ -463,18 +464,29 @@ class Controller:
         self.ready = source_error is None
         last = outcome.last
         if last is not None:
+            # What every round of this sync did (``--once`` runs several), not only its
+            # last; pending and unreachable are as the last round left them.
             log.info(
                 "sync",
                 extra={
-                    "creates": len(last.created),
-                    "updates": len(last.updated),
-                    "deletes": len(last.deleted),
+                    "creates": sum(len(r.created) for r in reports),
+                    "updates": sum(len(r.updated) for r in reports),
+                    "deletes": sum(len(r.deleted) for r in reports),
+                    "rounds": len(reports),
                     "pending": len(last.pending),
                     "unreachable": list(last.unreachable),
                     "failed_links": [p.link for p in outcome.problems],
                     "dry_run": self.config.dry_run,
                 },
             )
+            for report in reports:
+                for failure in report.failed:  # refused for good (e.g. a 422), per object
+                    log.warning(
+                        "write refused",
+                        extra={"object": failure.partition(" in cluster ")[0], "error": failure},
+                    )
+            if last.ok:  # a run that could not read the source planned nothing
+                self._report_plan_findings(last)
         for problem in outcome.problems:
             log.warning(
                 "link failed",
@@ -483,6 +495,32 @@ class Controller:
         if source_error:
             log.error("cannot read the source cluster", extra={"error": source_error})
         return outcome
+
+    def _report_plan_findings(self, report: RunReport) -> None:
+        """Log each skip and conflict when it first appears or its message changes
+        (not on every sync), and when it is gone."""
+        # (kind, code, object, cluster) -> (message, winner); a skip names its cluster,
+        # since the same remote name can be skipped in two clusters.
+        seen: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+        for skip in report.skipped:
+            key = ("skip", str(skip.code.value), str(skip.ref), skip.cluster)
+            seen[key] = (skip.message, "")
+        for conflict in report.conflicts:
+            key = ("conflict", str(conflict.code.value), str(conflict.ref), "")
+            seen[key] = (conflict.message, conflict.winner)
+        for key, (message, winner) in sorted(seen.items()):
+            if self._findings.get(key) == (message, winner):
+                continue
+            kind, code, ref, cluster = key
+            extra = {"code": code, "object": ref, "detail": message}
+            extra.update({"cluster": cluster} if kind == "skip" else {"winner": winner})
+            log.warning(kind, extra=extra)
+        for kind, code, ref, cluster in sorted(set(self._findings) - set(seen)):
+            extra = {"code": code, "object": ref}
+            if cluster:
+                extra["cluster"] = cluster
+            log.info(f"{kind} resolved", extra=extra)
+        self._findings = seen
 
     def sync_once(self) -> SyncOutcome:
         """Refresh the remotes and run one full sync."""
@@ -638,6 +676,7 @@ class Controller:
                 failures = 0
             except Gone:
                 self.metrics.relists.labels(cluster, kind).inc()  # HOOK(metrics)
+                log.info("watch expired; re-listing", extra={"cluster": cluster, "kind": kind})
                 rv = ""  # re-listed by the next sync
                 trigger()
                 stop.wait(1.0)

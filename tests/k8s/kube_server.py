@@ -183,8 +183,11 @@ class KubeServer:
         poll_interval: float = 0.02,
         max_watch_seconds: float = 5.0,
         gone_as_http: bool = False,
+        warnings: dict[str, str] | None = None,
     ) -> None:
         self.cluster = cluster
+        # plural -> the text of a ``Warning: 299 - "..."`` header on each of its responses.
+        self.warnings = dict(warnings or {})
         self.token = token
         self.serve_endpoint_slices = serve_endpoint_slices
         self.link_versions = link_versions
@@ -361,6 +364,7 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
                 token=token,
             )
             server._record(rec)
+            self._warning = server.warnings.get(parsed.plural) if parsed else None
             try:
                 body = json.loads(raw) if raw else None
                 rec.body = body
@@ -392,6 +396,12 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
             except ValueError as err:
                 rec.status = 400
                 self._send_json(400, _status(400, "BadRequest", f"bad request: {err}"))
+
+        def end_headers(self) -> None:
+            # As a real apiserver does for a deprecated resource: on every response.
+            if getattr(self, "_warning", None):
+                self.send_header("Warning", f'299 - "{self._warning}"')
+            super().end_headers()
 
         def _send_json(self, code: int, doc: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(doc).encode()

@@ -11,8 +11,8 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "$KUBEBUILDER_ASSETS/kube-apiserver" &&
   echo "$KUBEBUILDER_ASSETS"
   exit 0
 fi
-# The cache key is the module graph itself: a changed go.mod or go.sum builds anew.
-key="$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-16)"
+# The cache key is the module graph and this script (its flags): a change builds anew.
+key="$(cat "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -c1-16)"
 out="${MESHMIRROR_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshmirror/kube}/$key"
 if [[ -x "$out/kube-apiserver" && -x "$out/etcd" ]]; then
   echo "$out"
@@ -25,6 +25,12 @@ cd "$here"
 export GOFLAGS="-mod=readonly -trimpath" CGO_ENABLED=0
 echo "building etcd and kube-apiserver into $out (10-15 minutes the first time)" >&2
 go build -ldflags=-s -o "$out.tmp/etcd" go.etcd.io/etcd/server/v3
-go build -ldflags=-s -o "$out.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+# The version the module pins, stamped in (as the release build does), so /version
+# and the server's Warning texts name it rather than v0.0.0-master.
+version="$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' go.mod)"
+minor="$(echo "$version" | cut -d. -f2)"
+pkg=k8s.io/component-base/version
+go build -ldflags="-s -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" \
+  -o "$out.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 rm -rf "$out" && mv "$out.tmp" "$out"
 echo "$out"
