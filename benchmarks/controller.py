@@ -851,11 +851,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         periods = args.idle_periods
         _log(f"idle: {periods} resync period(s) of {args.resync_period} s")
+        # Settled first (the burst's own writes may wake one more sync), then watched.
+        servers.quiet(max(3.0, 4 * args.quiet), args.timeout)
+        servers.drain()
+        t_idle = time.monotonic()
         time.sleep(periods * args.resync_period)
         servers.quiet(args.quiet, args.timeout)  # a sync under way is counted whole
         idle = servers.drain()
-        out["idle_requests_per_resync"] = _per(idle["verbs"], periods)
-        out["idle_bytes_listed_per_resync"] = round(idle["listed_bytes"] / periods)
+        window = time.monotonic() - t_idle
+        # Per resync period of idle time (the window holds any sync under way, whole).
+        out["idle_requests_per_resync"] = _per(idle["verbs"], window / args.resync_period)
+        out["idle_requests"] = idle["verbs"]
+        out["idle_window_s"] = round(window, 2)
+        out["idle_bytes_listed_per_resync"] = round(
+            idle["listed_bytes"] * args.resync_period / window
+        )
         out["resync_period_s"] = args.resync_period
 
         out["max_rss_bytes"] = controller.max_rss()
@@ -901,7 +911,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burst", type=int, default=100, help="edits at once")
     p.add_argument("--idle-periods", type=int, default=2, help="resync periods watched idle")
     p.add_argument("--resync-period", type=float, default=10.0, help="the controller's")
-    p.add_argument("--quiet", type=float, default=0.75, help="seconds without requests = quiet")
+    p.add_argument("--quiet", type=float, default=1.0, help="seconds without requests = quiet")
     p.add_argument("--timeout", type=float, default=600.0, help="for each wait")
     p.add_argument("--poll", type=float, default=0.005, help="the in-repo server's watch poll")
     p.add_argument("--concurrency", type=int, help="write concurrency (default: the controller's)")
