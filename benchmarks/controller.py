@@ -455,12 +455,15 @@ def serve() -> int:
         def quiet(self, seconds: float, timeout: float) -> bool:
             deadline = time.monotonic() + timeout
             with self.lock:
-                while time.monotonic() < deadline:
-                    idle = time.monotonic() - self.last_activity
+                while True:
+                    now = time.monotonic()
+                    idle = now - self.last_activity
                     if self.in_flight == 0 and idle >= seconds:
                         return True
-                    self.changed.wait(max(0.01, seconds - idle if self.in_flight == 0 else 0.5))
-            return False
+                    if now >= deadline:
+                        return False
+                    wait = max(0.01, seconds - idle) if self.in_flight == 0 else 0.5
+                    self.changed.wait(min(wait, deadline - now))
 
         def drain(self) -> dict[str, Any]:
             with self.lock:
@@ -682,6 +685,23 @@ def _planned(topo: generate.Topology) -> tuple[list[dict[str, Any]], list[dict[s
     return manifests, spread, len(p.mirrors) + len(p.federated)
 
 
+def settle(servers: Servers, controller: ControllerProcess, seconds: float, timeout: float) -> bool:
+    """Wait until the controller is quiet: no request (watches and Leases aside) for
+    ``seconds``, then under a tenth of a core of CPU for another ``seconds`` with still
+    no request. (Requests alone are not enough: a sync can compute for seconds between
+    its writes and the next sync's lists.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not servers.quiet(seconds, max(0.0, deadline - time.monotonic())):
+            return False
+        cpu = controller.cpu_s()
+        time.sleep(seconds)
+        busy = controller.cpu_s() - cpu
+        if busy < 0.1 * seconds and servers.quiet(2 * seconds, 0.0):
+            return True
+    return False
+
+
 def _percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
@@ -784,7 +804,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"error: not every planned object appeared in {args.timeout} s")
         out["cold_start_s"] = _round(t_cold - t_start, 3)
         out["over_bare_client"] = _round(out["cold_start_s"] / out["bare_client_create_s"], 2)
-        servers.quiet(args.quiet, args.timeout)
+        settle(servers, controller, args.quiet, args.timeout)
         cold = servers.drain()
         out["cold_start_requests"] = cold["verbs"]
         out["cold_start_listed_bytes"] = cold["listed_bytes"]
@@ -811,7 +831,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     missed += 1
                 else:
                     latencies.append(t1 - t0)
-                servers.quiet(args.quiet, args.timeout)
+                settle(servers, controller, args.quiet, args.timeout)
             per_kind[kind] = latencies
             stats = servers.drain()
             verbs.update(stats["verbs"])
@@ -845,18 +865,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["burst_visible_s"] = _round(max(done) - t_burst if done else None, 3)
         out["burst_visible_p50_s"] = _round(_percentile([t1 - t0 for t0, t1 in seen if t1], 0.5))
         out["burst_not_visible"] = len(seen) - len(done)
-        servers.quiet(args.quiet, args.timeout)
+        settle(servers, controller, args.quiet, args.timeout)
         burst_stats = servers.drain()
         out["burst_requests"] = burst_stats["verbs"]
 
         periods = args.idle_periods
         _log(f"idle: {periods} resync period(s) of {args.resync_period} s")
         # Settled first (the burst's own writes may wake one more sync), then watched.
-        servers.quiet(max(3.0, 4 * args.quiet), args.timeout)
+        settle(servers, controller, args.quiet, args.timeout)
         servers.drain()
         t_idle = time.monotonic()
         time.sleep(periods * args.resync_period)
-        servers.quiet(args.quiet, args.timeout)  # a sync under way is counted whole
+        settle(servers, controller, args.quiet, args.timeout)  # a sync under way: whole
         idle = servers.drain()
         window = time.monotonic() - t_idle
         # Per resync period of idle time (the window holds any sync under way, whole).

@@ -84,8 +84,8 @@ def test_the_controller_benchmark_runs_at_a_tiny_size() -> None:
 
     done = subprocess.run(
         [sys.executable, str(BENCH / "controller.py"), "--clusters", "2", "--services", "10",
-         "--edits", "1", "--burst", "2", "--resync-period", "1", "--quiet", "0.6",
-         "--timeout", "30"],
+         "--edits", "1", "--burst", "2", "--resync-period", "4", "--idle-periods", "1",
+         "--quiet", "0.5", "--timeout", "30"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
