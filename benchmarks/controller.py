@@ -21,11 +21,12 @@ Measured, in order:
    the source.
 3. Single remote edits, ``--edits`` of each kind (a label, a port number, an unexport, the
    Endpoints of a remote Service going not-ready), one at a time, each after the
-   controller went quiet: edit -> the mirror written as planned (seen by the server as
-   the write lands) gives ``event_visible_*``; the requests of that phase, by verb, per
-   edit give ``requests_per_event`` (Lease renewals left out: they are counted in
-   ``lease_requests_per_s``); list bytes per edit give ``bytes_listed_per_event``; the
-   controller's CPU (``/proc/<pid>/stat``) per edit gives ``event_cpu_s``.
+   controller went quiet (:func:`settle`): edit -> the mirror written as planned (seen by
+   the server as the write lands) gives ``event_visible_*``; the requests of that phase,
+   by verb, per edit give ``requests_per_event`` (Lease renewals left out: they are
+   counted in ``lease_requests_per_s``); list bytes per edit give
+   ``bytes_listed_per_event``; the controller's CPU (``/proc/<pid>/stat``) per edit gives
+   ``event_cpu_s``.
 4. A burst of ``--burst`` label edits at once: until the last is visible.
 5. Idle: ``--idle-periods`` resync periods without a change (and any sync then under way,
    whole); requests per period.
@@ -879,13 +880,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         settle(servers, controller, args.quiet, args.timeout)  # a sync under way: whole
         idle = servers.drain()
         window = time.monotonic() - t_idle
-        # Per resync period of idle time (the window holds any sync under way, whole).
-        out["idle_requests_per_resync"] = _per(idle["verbs"], window / args.resync_period)
+        # Per resync period watched (the window's end waits for a sync under way).
+        out["idle_requests_per_resync"] = _per(idle["verbs"], periods)
         out["idle_requests"] = idle["verbs"]
         out["idle_window_s"] = round(window, 2)
-        out["idle_bytes_listed_per_resync"] = round(
-            idle["listed_bytes"] * args.resync_period / window
-        )
+        out["idle_bytes_listed_per_resync"] = round(idle["listed_bytes"] / periods)
         out["resync_period_s"] = args.resync_period
 
         out["max_rss_bytes"] = controller.max_rss()
@@ -931,7 +930,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burst", type=int, default=100, help="edits at once")
     p.add_argument("--idle-periods", type=int, default=2, help="resync periods watched idle")
     p.add_argument("--resync-period", type=float, default=10.0, help="the controller's")
-    p.add_argument("--quiet", type=float, default=1.0, help="seconds without requests = quiet")
+    p.add_argument("--quiet", type=float, default=0.6, help="seconds without requests = quiet")
     p.add_argument("--timeout", type=float, default=600.0, help="for each wait")
     p.add_argument("--poll", type=float, default=0.005, help="the in-repo server's watch poll")
     p.add_argument("--concurrency", type=int, help="write concurrency (default: the controller's)")
