@@ -257,9 +257,9 @@ class KubernetesBackend:
             return True
         if self.endpoint_slices_served is False or self.read_endpoint_slices is False:
             return False
-        if self.read_endpoint_slices:
+        if self.read_endpoint_slices or (self.kinds is not None and "Endpoints" not in self.kinds):
             return True
-        if self.endpoints_served is None and (self.kinds is None or "Endpoints" in self.kinds):
+        if self.endpoints_served is None:
             try:
                 self._send(
                     "GET",

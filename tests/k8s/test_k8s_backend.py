@@ -300,6 +300,9 @@ def test_endpoint_slices_are_not_read_where_endpoints_are_served(
     always = backend_for(server, read_endpoint_slices=True)
     assert [s["metadata"]["name"] for s in always.list("EndpointSlice").items] == ["web-abc"]
     assert backend_for(server, read_endpoint_slices=False).reads("EndpointSlice") is False
+    # A backend that may not read Endpoints reads the slices.
+    slices_only = backend_for(server, kinds=frozenset({"Service", "EndpointSlice"}))
+    assert [s["metadata"]["name"] for s in slices_only.list("EndpointSlice").items] == ["web-abc"]
 
 
 def test_endpoint_slices_are_read_where_endpoints_are_not_served(cluster: FakeCluster) -> None:
