@@ -107,6 +107,16 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def bench_controller(session: nox.Session) -> None:
+    """The controller benchmark: the real controller process against the in-repo API
+    servers; figures as JSON on the last line (--quick by default; --full, or
+    --clusters N --services M)."""
+    session.install("-e", ".[k8s]")
+    args = session.posargs or ["--quick"]
+    session.run("python", "benchmarks/controller.py", *args)
+
+
+@nox.session
 def soak(session: nox.Session) -> None:
     """The stateful reconciler tests, far longer than CI runs them."""
     session.install("-e", ".[k8s,testing]", *TEST_DEPS)

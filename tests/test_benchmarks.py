@@ -73,3 +73,53 @@ def test_the_command_line_checks_the_contract(
     assert run.main(["--quick", "--no-k8s"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert set(json.loads(last)) == set(run.CONTRACT_KEYS)
+
+
+def test_the_controller_benchmark_runs_at_a_tiny_size() -> None:
+    """The real controller process against the in-repo servers, 2 linked clusters x 10
+    Services, one edit of each kind: one JSON object on the last line, every contract key."""
+    import subprocess
+
+    import controller
+
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "controller.py"), "--clusters", "2", "--services", "10",
+         "--edits", "1", "--burst", "2", "--resync-period", "4", "--idle-periods", "1",
+         "--quiet", "0.5", "--timeout", "30"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [k for k in controller.CONTRACT_KEYS if k not in figures] == []
+    assert figures["clusters"] == 2 and figures["services"] == 20
+    assert figures["events_not_visible"] == 0 and figures["burst_not_visible"] == 0
+    assert set(figures["event_visible_by_kind"]) == set(controller.EDIT_KINDS)
+    assert 0 < figures["event_visible_p50_s"] <= figures["event_visible_p99_s"]
+    assert figures["cold_start_s"] > 0 and figures["bare_client_create_s"] > 0
+    assert set(figures["requests_per_event"]) == set(controller.VERBS)
+    assert figures["requests_per_event"]["update"] > 0  # the edits were written
+    assert figures["max_rss_bytes"] > figures["rss_start_bytes"] > 0
+
+
+def test_the_controller_benchmark_checks_what_is_visible() -> None:
+    import controller
+
+    edit = {"namespace": "ns", "mirror": "web-c001", "name": "web", "cluster": "c001"}
+    svc = {"metadata": {"labels": {controller.EDIT_LABEL: "v1"}}, "spec": {"ports": [{"port": 1}]}}
+    verb, kind, _, name, check = controller.edit_expectation(
+        {**edit, "kind": "label", "value": "v1"}
+    )
+    assert (verb, kind, name) == ("write", "Service", "web-c001")
+    assert controller.satisfies(svc, check)
+    assert not controller.satisfies(svc, ("label", controller.EDIT_LABEL, "v2"))
+    assert controller.satisfies(svc, ("port", 1)) and not controller.satisfies(svc, ("port", 2))
+    ready = {"subsets": [{"addresses": [{"ip": "192.0.2.1"}]}]}
+    assert not controller.satisfies(ready, ("unready",))
+    assert controller.satisfies({"subsets": [{"notReadyAddresses": [{"ip": "x"}]}]}, ("unready",))
+    assert controller.satisfies({}, ("unready",))
+    eps = {"metadata": {}, "subsets": [{"addresses": [{"ip": "1"}], "notReadyAddresses": []}]}
+    after = controller.apply_edit(eps, {**edit, "kind": "unready"})
+    assert after["subsets"] == [{"notReadyAddresses": [{"ip": "1"}]}]
+    assert controller.edit_expectation({**edit, "kind": "unexport"})[0] == "delete"
+    assert controller.concurrency_flag("  --write-concurrency N  ...") == "--write-concurrency"
+    assert controller.concurrency_flag("--resync-period") is None

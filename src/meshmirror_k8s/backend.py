@@ -7,9 +7,19 @@ as raw JSON (``_preload_content=False`` + :func:`json.loads`), which returns the
 kubectl-style dicts the Protocol wants without building and re-serialising model objects
 (see ``docs/kubernetes.md`` for the measured difference).
 
-- list/watch with ``resourceVersion``; watches ask for bookmarks and end at the server's
-  ``timeoutSeconds`` (or when the stream is dropped); a 410, as an HTTP status or as an
-  ``ERROR`` event, raises :class:`~meshmirror.backends.Gone`.
+- Every list is paginated (``limit``, default 500 per page, then ``continue`` until the
+  server gives no token): all items and the resourceVersion of the first page (a
+  paginated list is one consistent snapshot). A continue token that expires mid-list
+  (410) restarts the list once; a second expiry raises :class:`~meshmirror.backends.Gone`.
+- Watches carry ``resourceVersion``, ``allowWatchBookmarks=true`` and a server-side
+  ``timeoutSeconds``, yield BOOKMARK events (the object holds only
+  ``metadata.resourceVersion``) and end at the timeout (or when the stream is dropped);
+  a 410, as an HTTP status or as an ``ERROR`` event, raises
+  :class:`~meshmirror.backends.Gone`.
+- EndpointSlices are read only where they are needed: a cluster that serves v1 Endpoints
+  is read through Endpoints alone (the manifest reader uses a Service's Endpoints over
+  its slices, so the slices would change nothing), and its EndpointSlice list is empty
+  without a request; see :meth:`KubernetesBackend.reads`.
 - create/update carry ``fieldManager=meshmirror``; an update without
   ``metadata.resourceVersion`` is refused (never an unconditional overwrite); deletes send
   ``DeleteOptions.preconditions`` (resourceVersion and uid).
@@ -22,6 +32,7 @@ kubectl-style dicts the Protocol wants without building and re-serialising model
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import logging
@@ -53,6 +64,7 @@ from meshmirror.backends import (
 from meshmirror_k8s.resources import RESOURCES, Resource, link_resource, resource_for_path
 
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
     "FIELD_MANAGER",
     "Backoff",
     "Forbidden",
@@ -65,6 +77,8 @@ __all__ = [
 ]
 
 FIELD_MANAGER = "meshmirror"
+#: Items per page of a list (``limit``); what client-go's reflector asks for.
+DEFAULT_PAGE_SIZE = 500
 log = logging.getLogger("meshmirror_k8s.backend")
 
 _SERVER_FIELDS = (
@@ -252,7 +266,11 @@ class KubernetesBackend:
         field_manager: str = FIELD_MANAGER,
         bookmarks: bool = True,
         warnings: ServerWarnings | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        read_endpoint_slices: bool | None = None,
     ) -> None:
+        if page_size < 0:
+            raise ValueError(f"page_size must be >= 0 (0: unpaginated), not {page_size}")
         self._name = name
         self._client = client
         self._custom = CustomObjectsApi(client)
@@ -265,9 +283,13 @@ class KubernetesBackend:
         self.field_manager = field_manager
         self.bookmarks = bookmarks
         self._warnings = warnings if warnings is not None else SERVER_WARNINGS
+        self.page_size = page_size
+        self.read_endpoint_slices = read_endpoint_slices
         self._link_version: str | None = None
         # None: not known yet; False: the cluster does not serve discovery.k8s.io/v1.
         self.endpoint_slices_served: bool | None = None
+        # None: not known yet; False: the cluster does not serve v1 Endpoints.
+        self.endpoints_served: bool | None = None
 
     # -- Protocol ---------------------------------------------------------------------
 
@@ -282,14 +304,41 @@ class KubernetesBackend:
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
 
+    def reads(self, kind: str) -> bool:
+        """Whether :meth:`list`/:meth:`watch` of ``kind`` send anything.
+
+        False for EndpointSlices unless they are needed: ``read_endpoint_slices`` True
+        reads them wherever served, False never; None (the default) reads them only where
+        the cluster does not serve v1 Endpoints (asked once, with a one-item list, if no
+        Endpoints request has told yet), and never where they are not served.
+        """
+        if kind != "EndpointSlice":
+            return True
+        if self.endpoint_slices_served is False or self.read_endpoint_slices is False:
+            return False
+        if self.read_endpoint_slices or (self.kinds is not None and "Endpoints" not in self.kinds):
+            return True
+        if self.endpoints_served is None:
+            try:
+                self._send(
+                    "GET",
+                    self._resource("Endpoints").path(self._scope("Endpoints", None)),
+                    query={"limit": 1},
+                    verb="list",
+                ).release_conn()
+                self.endpoints_served = True
+            except _NotServed:
+                self.endpoints_served = False
+        return self.endpoints_served is False
+
     def list(self, kind: str, namespace: str | None = None) -> ListResult:
         namespace = self._scope(kind, namespace)
         self._allowed(kind, write=False)
-        if kind == "EndpointSlice" and self.endpoint_slices_served is False:
+        if not self.reads(kind):
             return ListResult(items=(), resource_version="")
         try:
-            doc = self._json(self._collection(kind, namespace, query={}))
-        except NotFound:
+            items, rv = self._list_all(kind, namespace)
+        except _NotServed:
             if kind == "EndpointSlice":  # not served (an old cluster): read Endpoints only
                 self.endpoint_slices_served = False
                 log.info(
@@ -297,16 +346,52 @@ class KubernetesBackend:
                     extra={"cluster": self._name},
                 )
                 return ListResult(items=(), resource_version="")
+            if kind == "Endpoints":
+                self.endpoints_served = False
             raise
         if kind == "EndpointSlice":
             self.endpoint_slices_served = True
+        elif kind == "Endpoints":
+            self.endpoints_served = True
         resource = self._resource(kind)
-        items = doc.get("items") or []
         for item in items:
             item.setdefault("apiVersion", resource.api_version)
             item.setdefault("kind", kind)
-        rv = str((doc.get("metadata") or {}).get("resourceVersion") or "")
         return ListResult(items=tuple(items), resource_version=rv)
+
+    def _list_all(self, kind: str, namespace: str | None) -> tuple[builtins.list[Manifest], str]:
+        """Every page of one list: (items, the first page's resourceVersion). An expired
+        continue token (410) restarts the list once; a second expiry raises Gone."""
+        for attempt in (0, 1):
+            items: builtins.list[Manifest] = []
+            rv = ""
+            token = ""
+            while True:
+                query: dict[str, Any] = {}
+                if self.page_size:
+                    query["limit"] = self.page_size
+                if token:
+                    query["continue"] = token
+                try:
+                    doc = self._json(self._collection(kind, namespace, query=query))
+                except Gone:
+                    if not token or attempt:
+                        raise
+                    log.info(
+                        "a list's continue token expired; listing again from the start",
+                        extra={"cluster": self._name, "kind": kind},
+                    )
+                    break
+                meta = doc.get("metadata") or {}
+                if not token:
+                    rv = str(meta.get("resourceVersion") or "")
+                items.extend(doc.get("items") or [])
+                previous, token = token, str(meta.get("continue") or "")
+                if not token:
+                    return items, rv
+                if token == previous:  # a server handing back the same page forever
+                    self._fail(ServerError, f"list {kind}: the same continue token twice")
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def watch(
         self, kind: str, resource_version: str, namespace: str | None = None
@@ -315,7 +400,7 @@ class KubernetesBackend:
         events and ends at the server's timeout or when the stream is dropped."""
         namespace = self._scope(kind, namespace)
         self._allowed(kind, write=False)
-        if kind == "EndpointSlice" and self.endpoint_slices_served is False:
+        if not self.reads(kind):
             return iter(())
         query: dict[str, Any] = {
             "watch": True,
@@ -534,6 +619,8 @@ class KubernetesBackend:
         rv: str | None = query.get("resourceVersion")
         bookmarks: bool | None = query.get("allowWatchBookmarks")
         seconds: int | None = query.get("timeoutSeconds")
+        limit: int | None = query.get("limit")
+        token: str | None = query.get("continue")
         timeout = self._timeout(stream=stream)
 
         def call(version: str) -> object:
@@ -547,6 +634,8 @@ class KubernetesBackend:
                     resource_version=rv,
                     allow_watch_bookmarks=bookmarks,
                     timeout_seconds=seconds,
+                    limit=limit,
+                    _continue=token,
                     _preload_content=False,
                     _request_timeout=timeout,
                 )
@@ -558,6 +647,8 @@ class KubernetesBackend:
                 resource_version=rv,
                 allow_watch_bookmarks=bookmarks,
                 timeout_seconds=seconds,
+                limit=limit,
+                _continue=token,
                 _preload_content=False,
                 _request_timeout=timeout,
             )

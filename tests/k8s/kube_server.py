@@ -7,28 +7,35 @@ Kubernetes API conventions, not from the client code under test.
 What it emulates (also listed in docs/kubernetes.md):
 
 - core/v1 ``namespaces`` (cluster-scoped), ``services``, ``endpoints``, ``secrets``,
-  ``configmaps``; discovery.k8s.io/v1 ``endpointslices`` (can be switched off: 404 "the
-  server could not find the requested resource"); multicluster.linkerd.io ``links`` at
-  v1alpha2 and v1alpha3 (no conversion: only ``apiVersion`` differs) with a ``status``
-  subresource; coordination.k8s.io/v1 ``leases`` (kept in the server, not in FakeCluster).
+  ``configmaps``; discovery.k8s.io/v1 ``endpointslices`` (it and ``endpoints`` can be
+  switched off: 404 "the server could not find the requested resource");
+  multicluster.linkerd.io ``links`` at v1alpha2 and v1alpha3 (no conversion: only
+  ``apiVersion`` differs) with a ``status`` subresource; coordination.k8s.io/v1
+  ``leases`` (kept in the server, not in FakeCluster).
 - get, list (``metadata.resourceVersion`` of the collection; items of built-in kinds
-  without ``apiVersion``/``kind``, as the real server), watch (chunked JSON lines,
-  ``resourceVersion`` ""/"0" first replays ADDED for every object, ``timeoutSeconds``,
-  ``allowWatchBookmarks`` -> periodic BOOKMARK events carrying the newest version; a too
-  old version -> an ``ERROR`` event with a 410 ``Status`` (or HTTP 410 with
-  ``gone_as_http``)), create (POST; 409 AlreadyExists; 404 for a missing namespace; 400
-  when ``resourceVersion`` is set), update (PUT; 409 on a stale ``resourceVersion``; the
-  main resource of a Link keeps its status, ``/status`` changes only the status), delete
-  (``DeleteOptions.preconditions`` resourceVersion/uid -> 409).
+  without ``apiVersion``/``kind``, as the real server; ``limit``/``continue`` pagination
+  over one snapshot, ``metadata.continue`` and ``remainingItemCount`` as the real server
+  sends them, a continue token that expired (``continue_ttl``, or
+  :meth:`KubeServer.expire_continue_tokens`) -> 410 ``Expired``, an unknown one -> 400),
+  watch (chunked JSON lines, ``resourceVersion`` ""/"0" first replays ADDED for every
+  object, ``timeoutSeconds``, ``allowWatchBookmarks`` -> periodic BOOKMARK events
+  carrying the newest version, none unless asked; a too old version -> an ``ERROR``
+  event with a 410 ``Status``, or HTTP 410 with ``gone_as_http``), create (POST; 409
+  AlreadyExists; 404 for a missing namespace; 400 when ``resourceVersion`` is set),
+  update (PUT; 409 on a stale ``resourceVersion``; the main resource of a Link keeps its
+  status, ``/status`` changes only the status), delete (``DeleteOptions.preconditions``
+  resourceVersion/uid -> 409).
 - Bearer-token authentication when ``token`` is set (401 otherwise).
 - Faults: any status for the next N matching requests (with ``Retry-After``), dropped
   connections, watches cut after N events, forced 410 on watch; ``stop()``/``start()``
   take the cluster away and back on the same port; ``FakeCluster.set_reachable(False)``
   makes the server drop every connection.
 - A recorder: every request's method, path, query, Kubernetes verb, API group, resource
-  (``links/status`` for a subresource), namespace, name, status and bearer token.
+  (``links/status`` for a subresource), namespace, name, status, bearer token and the bytes
+  of the answer (a watch: of every event sent); ``listeners`` are called with each
+  finished request (benchmarks use them to see writes as they land).
 
-Not emulated: label/field selectors, pagination (``limit``/``continue``), PATCH of any
+Not emulated: label/field selectors, PATCH of any
 kind, server-side apply, dry-run, admission, finalizers and graceful deletion, RBAC
 evaluation, discovery documents (``/api``, ``/apis``), Events.
 """
@@ -40,7 +47,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -89,6 +96,8 @@ class Recorded:
     token: str | None
     status: int = 0
     body: Any = None
+    bytes: int = 0  # of the answer's body (a watch: every event sent)
+    items: int = 0  # objects in a list's page
 
 
 @dataclass
@@ -178,23 +187,31 @@ class KubeServer:
         *,
         token: str | None = None,
         serve_endpoint_slices: bool = True,
+        serve_endpoints: bool = True,
         link_versions: tuple[str, ...] = ("v1alpha3", "v1alpha2"),
         bookmark_interval: float = 0.1,
         poll_interval: float = 0.02,
         max_watch_seconds: float = 5.0,
         gone_as_http: bool = False,
         warnings: dict[str, str] | None = None,
+        continue_ttl: float | None = None,
     ) -> None:
         self.cluster = cluster
         # plural -> the text of a ``Warning: 299 - "..."`` header on each of its responses.
         self.warnings = dict(warnings or {})
         self.token = token
         self.serve_endpoint_slices = serve_endpoint_slices
+        self.serve_endpoints = serve_endpoints
         self.link_versions = link_versions
         self.bookmark_interval = bookmark_interval
         self.poll_interval = poll_interval
         self.max_watch_seconds = max_watch_seconds
         self.gone_as_http = gone_as_http
+        self.continue_ttl = continue_ttl
+        self.listeners: list[Callable[[Recorded], None]] = []
+        # continue token id -> (when made, the snapshot's items, its resourceVersion)
+        self._pages: dict[int, tuple[float, list[dict[str, Any]], str]] = {}
+        self._page_ids = 0
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self.leases: dict[tuple[str, str], dict[str, Any]] = {}
@@ -265,6 +282,53 @@ class KubeServer:
 
     def writes(self) -> list[Recorded]:
         return [r for r in self.recorded() if r.verb not in ("get", "list", "watch")]
+
+    def expire_continue_tokens(self) -> int:
+        """Forget every continue token handed out (as compaction would): their next use
+        answers 410. Returns how many there were."""
+        with self._lock:
+            count = len(self._pages)
+            self._pages.clear()
+        return count
+
+    def _page(
+        self, token: str, limit: int, snapshot: Callable[[], tuple[list[dict[str, Any]], str]]
+    ) -> tuple[list[dict[str, Any]], str, str, int]:
+        """One page: (items, resourceVersion, next token or "", items remaining)."""
+        now = time.monotonic()
+        if token:
+            try:
+                ident, offset = (int(x) for x in token.split(":", 1))
+            except ValueError:
+                raise _HttpError(400, "BadRequest", "continue key is not valid") from None
+            with self._lock:
+                entry = self._pages.get(ident)
+                ttl = self.continue_ttl
+                if entry is not None and ttl is not None and now - entry[0] > ttl:
+                    self._pages.pop(ident, None)
+                    entry = None
+            if entry is None:
+                raise _HttpError(
+                    410,
+                    "Expired",
+                    "The provided continue parameter is too old to display a consistent list "
+                    "result. You can start a new list without the continue parameter.",
+                )
+            made, items, rv = entry
+        else:
+            items, rv = snapshot()
+            offset, made = 0, now
+            with self._lock:
+                self._page_ids += 1
+                ident = self._page_ids
+        end = offset + limit if limit > 0 else len(items)
+        remaining = max(0, len(items) - end)
+        with self._lock:
+            if remaining:
+                self._pages[ident] = (made, items, rv)
+            else:
+                self._pages.pop(ident, None)
+        return items[offset:end], rv, f"{ident}:{end}" if remaining else "", remaining
 
     # -- request handling (called from handler threads) ---------------------------------
 
@@ -365,6 +429,7 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
             )
             server._record(rec)
             self._warning = server.warnings.get(parsed.plural) if parsed else None
+            self._rec = rec
             try:
                 body = json.loads(raw) if raw else None
                 rec.body = body
@@ -396,6 +461,9 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
             except ValueError as err:
                 rec.status = 400
                 self._send_json(400, _status(400, "BadRequest", f"bad request: {err}"))
+            finally:
+                for listener in list(server.listeners):
+                    listener(rec)
 
         def end_headers(self) -> None:
             # As a real apiserver does for a deprecated resource: on every response.
@@ -405,6 +473,7 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
 
         def _send_json(self, code: int, doc: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(doc).encode()
+            self._rec.bytes += len(data)
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -435,6 +504,8 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
                 versions = server.link_versions
             if kind == "EndpointSlice" and not server.serve_endpoint_slices:
                 raise _HttpError(404, "NotFound", NOT_SERVED)
+            if kind == "Endpoints" and not server.serve_endpoints:  # a future Kubernetes
+                raise _HttpError(404, "NotFound", NOT_SERVED)
             if p.version not in versions:
                 raise _HttpError(404, "NotFound", NOT_SERVED)
             if cluster_scoped and p.namespace is not None:
@@ -448,7 +519,7 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
             if rec.verb == "watch":
                 self._watch(rec, kind, p, query, api_version, fault)
             elif rec.verb == "list":
-                self._list(rec, kind, p, api_version)
+                self._list(rec, kind, p, query, api_version)
             elif rec.verb == "get":
                 obj = server.cluster.get(kind, p.namespace, p.name or "")
                 if obj is None:
@@ -494,21 +565,36 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
             except (ServerError, BackendError) as err:
                 raise _HttpError(500, "InternalError", err.message) from None
 
-        def _list(self, rec: Recorded, kind: str, p: _Parsed, api_version: str) -> None:
-            result = self._backend_call(p, lambda: server.cluster.list(kind, p.namespace))
-            items = []
-            for item in result.items:
-                item = self._out(item, api_version)
-                if kind not in CUSTOM_KINDS:  # the real server omits them in lists
-                    item.pop("apiVersion", None)
-                    item.pop("kind", None)
-                items.append(item)
+        def _list(
+            self, rec: Recorded, kind: str, p: _Parsed, query: dict[str, str], api_version: str
+        ) -> None:
+            def snapshot() -> tuple[list[dict[str, Any]], str]:
+                result = self._backend_call(p, lambda: server.cluster.list(kind, p.namespace))
+                items = []
+                for item in result.items:
+                    item = self._out(item, api_version)
+                    if kind not in CUSTOM_KINDS:  # the real server omits them in lists
+                        item.pop("apiVersion", None)
+                        item.pop("kind", None)
+                    items.append(item)
+                return items, result.resource_version
+
+            try:
+                limit = int(query.get("limit") or 0)
+            except ValueError:
+                raise _HttpError(400, "BadRequest", f"invalid limit {query['limit']!r}") from None
+            items, rv, token, remaining = server._page(query.get("continue", ""), limit, snapshot)
+            meta: dict[str, Any] = {"resourceVersion": rv}
+            if token:
+                meta["continue"] = token
+                meta["remainingItemCount"] = remaining
+            rec.items = len(items)
             self._ok(
                 rec,
                 {
                     "apiVersion": api_version,
                     "kind": f"{kind}List",
-                    "metadata": {"resourceVersion": result.resource_version},
+                    "metadata": meta,
                     "items": items,
                 },
             )
@@ -622,7 +708,9 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
 
         def _event(self, etype: str, obj: dict[str, Any]) -> None:
-            self._chunk(json.dumps({"type": etype, "object": obj}).encode() + b"\n")
+            data = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
+            self._rec.bytes += len(data)
+            self._chunk(data)
 
         def _watch(
             self,
@@ -692,7 +780,10 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
                     raise _Abort()
                 before = int(cluster.resource_version)
                 try:
-                    events = list(cluster.watch(kind, str(since), p.namespace))
+                    # Nothing written since: no need to scan the cluster's history.
+                    events = (
+                        list(cluster.watch(kind, str(since), p.namespace)) if before > since else []
+                    )
                 except Gone:
                     self._event(
                         "ERROR", _status(410, "Expired", f"too old resource version: {since}")

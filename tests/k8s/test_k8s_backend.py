@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from k8s_helpers import eps, kubeconfig, ns, svc
@@ -17,6 +18,7 @@ from meshmirror.backends import (
     Backend,
     Conflict,
     Gone,
+    ListResult,
     NotFound,
     ServerError,
     Timeout,
@@ -258,11 +260,201 @@ def test_read_only_backends_refuse_writes_without_sending(server: KubeServer) ->
 
 def test_endpoint_slices_fall_back_when_not_served(cluster: FakeCluster) -> None:
     with KubeServer(cluster, token=TOKEN, serve_endpoint_slices=False) as server:
-        backend = backend_for(server)
+        backend = backend_for(server, read_endpoint_slices=True)
         assert backend.list("EndpointSlice").items == ()
         assert backend.endpoint_slices_served is False
         assert list(backend.watch("EndpointSlice", "1")) == []
         assert len(server.recorded()) == 1  # asked once, remembered
+
+
+def _slice(name: str, service: str) -> dict[str, object]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "labels": {"kubernetes.io/service-name": service},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.9.0.1"], "conditions": {"ready": True}}],
+    }
+
+
+def test_endpoint_slices_are_not_read_where_endpoints_are_served(
+    server: KubeServer, cluster: FakeCluster
+) -> None:
+    cluster.apply([_slice("web-abc", "web")])
+    backend = backend_for(server)
+    assert backend.list("Endpoints").items
+    assert backend.reads("EndpointSlice") is False
+    assert backend.list("EndpointSlice") == ListResult(items=(), resource_version="")
+    assert list(backend.watch("EndpointSlice", "1")) == []
+    assert [r.resource for r in server.recorded()] == ["endpoints"]  # no slice request
+    # Not known yet: one small Endpoints list tells.
+    fresh = backend_for(server)
+    server.clear()
+    assert fresh.list("EndpointSlice").items == ()
+    assert [(r.resource, r.query.get("limit")) for r in server.recorded()] == [("endpoints", "1")]
+    # Asked for explicitly: read wherever served.
+    always = backend_for(server, read_endpoint_slices=True)
+    assert [s["metadata"]["name"] for s in always.list("EndpointSlice").items] == ["web-abc"]
+    assert backend_for(server, read_endpoint_slices=False).reads("EndpointSlice") is False
+    # A backend that may not read Endpoints reads the slices.
+    slices_only = backend_for(server, kinds=frozenset({"Service", "EndpointSlice"}))
+    assert [s["metadata"]["name"] for s in slices_only.list("EndpointSlice").items] == ["web-abc"]
+
+
+def test_endpoint_slices_are_read_where_endpoints_are_not_served(cluster: FakeCluster) -> None:
+    cluster.apply([_slice("web-abc", "web")])
+    with KubeServer(cluster, token=TOKEN, serve_endpoints=False) as server:
+        backend = backend_for(server)
+        with pytest.raises(NotFound):
+            backend.list("Endpoints")
+        assert backend.endpoints_served is False
+        assert [s["metadata"]["name"] for s in backend.list("EndpointSlice").items] == ["web-abc"]
+
+
+def _many(cluster: FakeCluster, count: int) -> None:
+    cluster.apply([svc(f"s{i:04d}", export=None) for i in range(count)])
+
+
+def test_lists_are_paginated(cluster: FakeCluster, server: KubeServer) -> None:
+    _many(cluster, 1198)  # 1,200 Services with web and db
+    backend = backend_for(server)
+    result = backend.list("Service")
+    assert len(result.items) == 1200
+    assert len({(i["metadata"]["namespace"], i["metadata"]["name"]) for i in result.items}) == 1200
+    assert result.resource_version == cluster.resource_version
+    lists = server.recorded(verb="list")
+    assert [r.query.get("limit") for r in lists] == ["500"] * 3
+    assert [r.items for r in lists] == [500, 500, 200]
+    assert "continue" not in lists[0].query
+    assert all(r.query["continue"] for r in lists[1:])
+    # Configurable, and 0 means one unpaginated request.
+    server.clear()
+    assert len(backend_for(server, page_size=1000).list("Service").items) == 1200
+    assert len(server.recorded(verb="list")) == 2
+    server.clear()
+    assert len(backend_for(server, page_size=0).list("Service").items) == 1200
+    assert [r.query for r in server.recorded(verb="list")] == [{}]
+    with pytest.raises(ValueError, match="page_size"):
+        backend_for(server, page_size=-1)
+
+
+def test_a_paginated_list_is_one_snapshot(cluster: FakeCluster, server: KubeServer) -> None:
+    _many(cluster, 8)
+    backend = backend_for(server, page_size=4)
+    first_rv = cluster.resource_version
+    real = server._page
+
+    def write_between_pages(token: str, *args: Any) -> Any:
+        if token:  # after the snapshot was taken
+            cluster.apply([svc(f"zzz-late-{token.replace(':', '-')}", export=None)])
+        return real(token, *args)
+
+    server._page = write_between_pages  # type: ignore[method-assign]
+    result = backend.list("Service")
+    assert result.resource_version == first_rv  # the watch resumes from the snapshot
+    assert not [i for i in result.items if i["metadata"]["name"].startswith("zzz-late")]
+    assert len(result.items) == 10
+    assert len(server.recorded(verb="list")) == 3
+
+
+def test_links_are_paginated_too(cluster: FakeCluster, server: KubeServer) -> None:
+    cluster.apply(
+        [
+            {
+                "apiVersion": "multicluster.linkerd.io/v1alpha3",
+                "kind": "Link",
+                "metadata": {"name": f"l{i}", "namespace": "shop"},
+                "spec": {"targetClusterName": f"l{i}"},
+            }
+            for i in range(5)
+        ]
+    )
+    links = backend_for(server, page_size=2).list("Link", "shop").items
+    assert [x["metadata"]["name"] for x in links] == [f"l{i}" for i in range(5)]
+    assert [r.query.get("limit") for r in server.recorded(verb="list")] == ["2"] * 3
+
+
+def test_an_expired_continue_token_restarts_the_list_once(
+    cluster: FakeCluster, server: KubeServer
+) -> None:
+    _many(cluster, 1198)
+    backend = backend_for(server)
+    expired = {"count": 0}
+
+    def expire(rec: Any) -> None:  # after the first page of a list, compaction
+        if rec.verb == "list" and "continue" not in rec.query and expired["count"] < 1:
+            expired["count"] += 1
+            server.expire_continue_tokens()
+
+    server.listeners.append(expire)
+    result = backend.list("Service")
+    assert len(result.items) == 1200
+    lists = server.recorded(verb="list")
+    assert [(r.status, "continue" in r.query) for r in lists] == [
+        (200, False),
+        (410, True),
+        (200, False),
+        (200, True),
+        (200, True),
+    ]
+
+
+def test_a_second_expiry_raises_gone(cluster: FakeCluster) -> None:
+    _many(cluster, 1198)
+    with KubeServer(cluster, token=TOKEN, continue_ttl=0.0) as server:
+        backend = backend_for(server)
+        with pytest.raises(Gone, match="410"):
+            backend.list("Service")
+        lists = server.recorded(verb="list")
+        assert [(r.status, "continue" in r.query) for r in lists] == [
+            (200, False),
+            (410, True),
+            (200, False),
+            (410, True),
+        ]
+
+
+def test_an_unknown_continue_token_is_bad_request(server: KubeServer) -> None:
+    backend = backend_for(server)
+    with pytest.raises(InvalidRequest, match="continue"):
+        backend._json(backend._send("GET", "/api/v1/services", query={"limit": 1, "continue": "x"}))
+
+
+def test_bookmarks_only_when_asked(cluster: FakeCluster, server: KubeServer) -> None:
+    rv = cluster.resource_version
+    without = list(backend_for(server, bookmarks=False).watch("Service", rv))
+    assert without == []
+    assert "allowWatchBookmarks" not in server.recorded(verb="watch")[-1].query
+    with_bookmarks = list(backend_for(server).watch("Service", rv))
+    assert with_bookmarks and {e.type for e in with_bookmarks} == {"BOOKMARK"}
+    for event in with_bookmarks:
+        assert event.object["metadata"] == {"resourceVersion": rv}
+        assert event.object["kind"] == "Service"
+
+
+def test_a_watch_resumes_from_the_last_version_it_saw(
+    cluster: FakeCluster, server: KubeServer
+) -> None:
+    backend = backend_for(server)
+    rv = backend.list("Service").resource_version
+    cluster.apply([svc("web", port=1)])
+    cluster.apply([svc("db", port=2, export=None)])
+    server.add_fault(Fault(verb="watch", drop_after=1))  # cut after the first event
+    events = list(backend.watch("Service", rv))
+    assert [(e.type, e.object["metadata"]["name"]) for e in events] == [("MODIFIED", "web")]
+    last = events[-1].object["metadata"]["resourceVersion"]
+    cluster.apply([svc("web", port=3)])
+    resumed = [e for e in backend.watch("Service", last) if e.type != "BOOKMARK"]
+    assert [(e.type, e.object["metadata"]["name"]) for e in resumed] == [
+        ("MODIFIED", "db"),
+        ("MODIFIED", "web"),
+    ]
+    assert [r.query["resourceVersion"] for r in server.recorded(verb="watch")] == [rv, last]
+    assert not server.recorded(verb="list")[1:]  # resumed without listing again
 
 
 def test_links_at_v1alpha3_or_else_v1alpha2(cluster: FakeCluster) -> None:

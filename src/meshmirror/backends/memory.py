@@ -335,11 +335,15 @@ class FakeCluster:
                     self._name,
                     f"too old resource version: {since} ({self._evicted_rv + 1})",
                 )
-            events = [
-                WatchEvent(type=event.type, object=_copy_manifest(event.object))
-                for rv, key, event in self._events
-                if rv > since and self._selected(key, kind, namespace)
-            ]
+            # Newest first, stopping at ``since``: a watch costs what it returns, not the
+            # length of the history.
+            events = []
+            for rv, key, event in reversed(self._events):
+                if rv <= since:
+                    break
+                if self._selected(key, kind, namespace):
+                    events.append(WatchEvent(type=event.type, object=_copy_manifest(event.object)))
+            events.reverse()
             if events and faults is not None and self._roll(faults.drop_watch):
                 events = events[: self._random.randrange(len(events))]
         return iter(events)

@@ -1,0 +1,962 @@
+"""The controller benchmark: the real controller process against Kubernetes API servers.
+
+    python benchmarks/controller.py --quick        # 10 linked clusters x 200 Services
+    python benchmarks/controller.py --full         # 100 x 1,000
+    python benchmarks/controller.py --clusters 20 --services 1000
+
+What runs: ``python -m meshmirror_k8s --kubeconfig ...`` (leader election on, as
+deployed) in its own process, and the servers in another (``--server inrepo``: one
+``tests/k8s/kube_server.py`` per cluster over a ``FakeCluster``, all in one process, so the
+controller's CPU and memory are read apart from the servers'). The topology is
+``benchmarks/generate.py``'s: a source ``c000`` holding a Link and a credentials Secret
+for each linked cluster, every cluster with ``--services`` Services and their Endpoints.
+
+Measured, in order:
+
+1. ``bare_client_create_s``: a minimal client (the official client's request path, raw
+   JSON bodies, ``--concurrency`` threads, the controller's write concurrency) creates
+   every planned object in a copy of the source on the same server process: the floor
+   for any Python writer.
+2. ``cold_start_s``: from the controller's start until every planned object exists in
+   the source.
+3. Single remote edits, ``--edits`` of each kind (a label, a port number, an unexport, the
+   Endpoints of a remote Service going not-ready), one at a time, each after the
+   controller went quiet (:func:`settle`): edit -> the mirror written as planned (seen by
+   the server as the write lands) gives ``event_visible_*``; the requests of that phase,
+   by verb, per edit give ``requests_per_event`` (Lease renewals left out: they are
+   counted in ``lease_requests_per_s``); list bytes per edit give
+   ``bytes_listed_per_event``; the controller's CPU (``/proc/<pid>/stat``) per edit gives
+   ``event_cpu_s``.
+4. A burst of ``--burst`` label edits at once: until the last is visible.
+5. Idle: ``--idle-periods`` resync periods without a change (and any sync then under way,
+   whole); requests per period.
+
+``max_rss_bytes`` is the controller's peak (``VmHWM``); ``rss_per_service_bytes`` is
+(peak - resident size at its first request) / mirrored Services.
+
+The last line of stdout is one JSON object (DESIGN.md section 6: the controller
+benchmark); progress goes to stderr. ``--server real`` is the seam for real
+kube-apiservers (``meshmirror_k8s.testing``): a :class:`Servers` implementation to write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+
+LINKS_NS = "linkerd-multicluster"
+OWNED = "mirror.linkerd.io/mirrored-service"
+EXPORTED = "mirror.linkerd.io/exported"
+EDIT_LABEL = "bench.meshmirror.io/edit"
+EDIT_KINDS = ("label", "port", "unready", "unexport")
+VERBS = ("list", "watch", "get", "create", "update", "delete")
+
+CONTRACT_KEYS = (
+    "clusters",
+    "services",
+    "cold_start_s",
+    "bare_client_create_s",
+    "event_visible_p50_s",
+    "event_visible_p99_s",
+    "event_cpu_s",
+    "requests_per_event",
+    "bytes_listed_per_event",
+    "idle_requests_per_resync",
+    "max_rss_bytes",
+    "rss_per_service_bytes",
+    "server",
+    "python_version",
+    "k8s_client_version",
+)
+
+
+def _log(message: str) -> None:
+    print(f"[controller-bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def kubeconfig(server: str, token: str) -> str:
+    """A kubeconfig (JSON is YAML) for one server and bearer token."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "c", "cluster": {"server": server}}],
+            "users": [{"name": "u", "user": {"token": token}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "x",
+        }
+    )
+
+
+def token_for(cluster: str) -> str:
+    return f"bench-token-{cluster}-0123456789"
+
+
+# -- what is edited, and what makes it visible ---------------------------------------------
+
+
+def edit_expectation(edit: Mapping[str, Any]) -> tuple[str, str, str, str, Any]:
+    """(verb, kind, namespace, mirror name, check) of the source write that shows ``edit``."""
+    ns, mirror, kind = edit["namespace"], edit["mirror"], edit["kind"]
+    if kind == "label":
+        return ("write", "Service", ns, mirror, ("label", EDIT_LABEL, edit["value"]))
+    if kind == "port":
+        return ("write", "Service", ns, mirror, ("port", edit["value"]))
+    if kind == "unready":
+        return ("write", "Endpoints", ns, mirror, ("unready",))
+    if kind == "unexport":
+        return ("delete", "Service", ns, mirror, None)
+    raise ValueError(f"unknown edit kind {kind!r}")
+
+
+def satisfies(body: Any, check: Any) -> bool:
+    """Whether a written object ``body`` shows ``check`` (see :func:`edit_expectation`)."""
+    if check is None:
+        return True
+    if not isinstance(body, dict):
+        return False
+    if check[0] == "label":
+        return bool(((body.get("metadata") or {}).get("labels") or {}).get(check[1]) == check[2])
+    if check[0] == "port":
+        return any(p.get("port") == check[1] for p in (body.get("spec") or {}).get("ports") or [])
+    if check[0] == "unready":
+        return not any(s.get("addresses") for s in body.get("subsets") or [])
+    raise ValueError(f"unknown check {check!r}")
+
+
+def apply_edit(doc: dict[str, Any], edit: Mapping[str, Any]) -> dict[str, Any]:
+    """The remote object ``doc`` (a Service, or Endpoints for ``unready``) after ``edit``."""
+    kind = edit["kind"]
+    meta = doc["metadata"]
+    if kind == "label":
+        meta.setdefault("labels", {})[EDIT_LABEL] = edit["value"]
+    elif kind == "port":
+        doc["spec"]["ports"][0]["port"] = edit["value"]
+    elif kind == "unexport":
+        (meta.get("labels") or {}).pop(EXPORTED, None)
+    elif kind == "unready":
+        for subset in doc.get("subsets") or []:
+            moved = subset.pop("addresses", None) or []
+            if moved:
+                subset["notReadyAddresses"] = [*subset.get("notReadyAddresses", []), *moved]
+    return doc
+
+
+# -- the servers ------------------------------------------------------------------------
+
+
+class Servers(Protocol):
+    """The API servers the controller runs against (``--server``)."""
+
+    name: str
+
+    def start(self, topology_dir: Path, planned: Sequence[tuple[str, str, str]]) -> None:
+        """Serve every cluster of the topology, plus ``bare`` (a copy of the source
+        without Links, for the bare client); watch for ``planned`` objects appearing in
+        the source (see :meth:`wait`, handle 0)."""
+        ...
+
+    def kubeconfig(self, cluster: str) -> str: ...
+
+    def edit(self, edits: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Apply each edit to its remote cluster; a handle per edit for :meth:`wait`."""
+        ...
+
+    def wait(self, handle: int, timeout: float) -> tuple[float, float | None]:
+        """(monotonic time of the edit or of :meth:`start`, time it became visible in the
+        source, or None after ``timeout``)."""
+        ...
+
+    def quiet(self, seconds: float, timeout: float) -> bool:
+        """Wait until no request (watches and Leases aside) ran for ``seconds``."""
+        ...
+
+    def drain(self) -> dict[str, Any]:
+        """The requests recorded since the last drain, aggregated; then forgotten."""
+        ...
+
+    def first_request(self) -> float | None:
+        """When the source got its first request (the controller's, once started)."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+class InRepoServers:
+    """``tests/k8s/kube_server.py`` servers in a child process, driven over its stdin/stdout
+    (one JSON line per command and per answer)."""
+
+    name = "inrepo: tests/k8s/kube_server.py over FakeCluster (one process, stdlib http.server)"
+
+    def __init__(self, poll_interval: float) -> None:
+        self.poll_interval = poll_interval
+        self._proc: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+        self.pid: int | None = None
+
+    def _call(self, *command: Any) -> Any:
+        assert self._proc is not None and self._proc.stdin and self._proc.stdout
+        with self._lock:
+            self._proc.stdin.write(json.dumps(command) + "\n")
+            self._proc.stdin.flush()
+            line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the server process ended")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"server process: {answer['error']}")
+        return answer["ok"]
+
+    def start(self, topology_dir: Path, planned: Sequence[tuple[str, str, str]]) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        self.pid = self._proc.pid
+        self._call("start", str(topology_dir), [list(r) for r in planned], self.poll_interval)
+
+    def kubeconfig(self, cluster: str) -> str:
+        return str(self._call("kubeconfig", cluster))
+
+    def edit(self, edits: Sequence[Mapping[str, Any]]) -> list[int]:
+        return list(self._call("edit", list(edits)))
+
+    def wait(self, handle: int, timeout: float) -> tuple[float, float | None]:
+        t0, t1 = self._call("wait", handle, timeout)
+        return t0, t1
+
+    def quiet(self, seconds: float, timeout: float) -> bool:
+        return bool(self._call("quiet", seconds, timeout))
+
+    def drain(self) -> dict[str, Any]:
+        return dict(self._call("drain"))
+
+    def first_request(self) -> float | None:
+        value = self._call("first_request")
+        return None if value is None else float(value)
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        with contextlib.suppress(RuntimeError, OSError, ValueError):
+            self._call("stop")
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+
+class RealServers:
+    """Real kube-apiservers (``meshmirror_k8s.testing``): the seam, not written yet. A
+    version needs what :class:`Servers` asks: start N+1 apiservers (plus ``bare``), load
+    the topology through the API, edit remotes through the API, see the source's writes
+    (a watch on the source with its own token), and count the controller's requests
+    (the apiserver's ``apiserver_request_total`` metric by verb, or an audit log)."""
+
+    name = "real: kube-apiserver + etcd (meshmirror_k8s.testing)"
+
+    def __init__(self) -> None:
+        try:
+            import meshmirror_k8s.testing  # type: ignore[import-not-found]  # noqa: F401
+        except ImportError:
+            raise SystemExit(
+                "error: --server real needs meshmirror_k8s.testing (the real apiserver "
+                "harness), which is not installed here"
+            ) from None
+        raise SystemExit("error: --server real is not written yet (see RealServers)")
+
+
+# -- the server process (``--serve``) ------------------------------------------------------
+
+
+def serve() -> int:
+    """The child process: commands on stdin, answers on stdout (one JSON line each)."""
+    sys.path.insert(0, str(ROOT / "tests" / "k8s"))
+    from kube_server import KubeServer, Recorded
+
+    from meshmirror.backends.memory import FakeCluster
+
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing else may write on the protocol stream
+
+    class Bench:
+        def __init__(self) -> None:
+            self.clusters: dict[str, FakeCluster] = {}
+            self.servers: dict[str, KubeServer] = {}
+            self.lock = threading.Lock()
+            self.changed = threading.Condition(self.lock)
+            self.records: list[tuple[str, Recorded]] = []
+            self.in_flight = 0
+            self.last_activity = time.monotonic()
+            # handle -> [edit time, visible time or None, (verb, kind, ns, name, check)]
+            self.waits: dict[int, list[Any]] = {}
+            self.by_target: dict[tuple[str, str, str], list[int]] = {}
+            self.pending_cold: set[tuple[str, str, str]] = set()
+            self.handles = 0
+            self.first_source_request: float | None = None
+
+        # called from the servers' handler threads
+        def started(self, cluster: str, rec: Recorded) -> None:
+            if cluster == generate.SOURCE and self.first_source_request is None:
+                self.first_source_request = time.monotonic()
+            if rec.verb != "watch" and rec.resource != "leases":
+                with self.lock:
+                    self.in_flight += 1
+
+        def finished(self, cluster: str, rec: Recorded) -> None:
+            now = time.monotonic()
+            with self.lock:
+                self.records.append((cluster, rec))
+                if rec.verb != "watch" and rec.resource != "leases":
+                    self.in_flight -= 1
+                    self.last_activity = now
+                written = rec.verb in ("create", "update", "delete") and 200 <= rec.status < 300
+                if cluster == generate.SOURCE and written:
+                    self._written(rec, now)
+                self.changed.notify_all()
+
+        def _written(self, rec: Recorded, now: float) -> None:
+            kind = {"services": "Service", "endpoints": "Endpoints"}.get(rec.resource or "")
+            if kind is None:
+                return
+            body = rec.body if isinstance(rec.body, dict) else {}
+            name = rec.name or (body.get("metadata") or {}).get("name") or ""
+            key = (kind, rec.namespace or "", name)
+            if rec.verb == "create" and self.pending_cold:
+                self.pending_cold.discard(key)
+                if not self.pending_cold:
+                    self.waits[0][1] = now
+            for handle in self.by_target.get(key, ()):
+                entry = self.waits[handle]
+                if entry[1] is not None:
+                    continue
+                verb, _, _, _, check = entry[2]
+                if rec.verb == "delete":
+                    shown = verb == "delete"
+                else:
+                    shown = verb == "write" and satisfies(body, check)
+                if shown:
+                    entry[1] = now
+
+        # commands
+        def start(self, topo: str, planned: list[list[str]], poll: float) -> None:
+            bench = self
+
+            class Server(KubeServer):
+                def _record(self, rec: Recorded) -> None:
+                    super()._record(rec)
+                    bench.started(self.cluster.name, rec)
+
+            docs = {p.stem: json.loads(p.read_text()) for p in sorted(Path(topo).glob("*.json"))}
+            source = generate.SOURCE
+            expected = len(planned)
+            for name, doc in docs.items():
+                history = max(10_000, 3 * expected) if name == source else 2_000
+                self.clusters[name] = FakeCluster.from_manifests(name, [doc], history=history)
+            items = docs[source]["items"]
+            self.clusters["bare"] = FakeCluster.from_manifests(
+                "bare", [d for d in items if d["kind"] != "Link"], history=100
+            )
+            for name, cluster in self.clusters.items():
+                server = Server(
+                    cluster,
+                    token=token_for(name),
+                    poll_interval=poll,
+                    bookmark_interval=60.0,  # a real server: seldom, only when asked
+                    max_watch_seconds=3600.0,
+                )
+                server.listeners.append(lambda rec, n=name: self.finished(n, rec))
+                self.servers[name] = server.start()
+            secrets = []
+            for name in docs:
+                if name == source:
+                    continue
+                text = kubeconfig(self.servers[name].url, token_for(name))
+                secrets.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "type": "mirror.linkerd.io/remote-kubeconfig",
+                        "metadata": {"name": f"cluster-credentials-{name}", "namespace": LINKS_NS},
+                        "data": {"kubeconfig": base64.b64encode(text.encode()).decode()},
+                    }
+                )
+            self.clusters[source].apply(secrets)
+            with self.lock:
+                self.pending_cold = {(k, ns, n) for k, ns, n in planned}
+                self.waits[0] = [time.monotonic(), None, ("cold",)]
+                if not self.pending_cold:
+                    self.waits[0][1] = time.monotonic()
+
+        def kubeconfig(self, cluster: str) -> str:
+            return kubeconfig(self.servers[cluster].url, token_for(cluster))
+
+        def first_request(self) -> float | None:
+            return self.first_source_request
+
+        def edit(self, edits: list[dict[str, Any]]) -> list[int]:
+            handles = []
+            for edit in edits:
+                cluster = self.clusters[edit["cluster"]]
+                kind = "Endpoints" if edit["kind"] == "unready" else "Service"
+                doc = cluster.get(kind, edit["namespace"], edit["name"])
+                if doc is None:
+                    raise ValueError(f"no {kind} {edit['namespace']}/{edit['name']}")
+                expectation = edit_expectation(edit)
+                with self.lock:
+                    self.handles += 1
+                    handle = self.handles
+                    key = expectation[1:4]
+                    self.by_target.setdefault(key, []).append(handle)
+                    self.waits[handle] = [time.monotonic(), None, expectation]
+                cluster.apply([apply_edit(doc, edit)])
+                handles.append(handle)
+            return handles
+
+        def wait(self, handle: int, timeout: float) -> tuple[float, float | None]:
+            deadline = time.monotonic() + timeout
+            with self.lock:
+                entry = self.waits[handle]
+                while entry[1] is None and time.monotonic() < deadline:
+                    self.changed.wait(max(0.0, min(1.0, deadline - time.monotonic())))
+                key = entry[2][1:4]
+                if handle and handle in self.by_target.get(key, []):
+                    self.by_target[key].remove(handle)
+                return entry[0], entry[1]
+
+        def quiet(self, seconds: float, timeout: float) -> bool:
+            deadline = time.monotonic() + timeout
+            with self.lock:
+                while True:
+                    now = time.monotonic()
+                    idle = now - self.last_activity
+                    if self.in_flight == 0 and idle >= seconds:
+                        return True
+                    if now >= deadline:
+                        return False
+                    wait = max(0.01, seconds - idle) if self.in_flight == 0 else 0.5
+                    self.changed.wait(min(wait, deadline - now))
+
+        def drain(self) -> dict[str, Any]:
+            with self.lock:
+                records, self.records = self.records, []
+            for server in self.servers.values():
+                server.clear()
+            verbs: Counter[str] = Counter()
+            remote: Counter[str] = Counter()
+            leases = 0
+            listed_bytes = listed_items = 0
+            for cluster, rec in records:
+                if cluster == "bare":
+                    continue
+                if rec.resource == "leases":
+                    leases += 1
+                    continue
+                verbs[rec.verb] += 1
+                if cluster != generate.SOURCE:
+                    remote[rec.verb] += 1
+                if rec.verb == "list":
+                    listed_bytes += rec.bytes
+                    listed_items += rec.items
+            return {
+                "verbs": dict(verbs),
+                "remote_verbs": dict(remote),
+                "leases": leases,
+                "listed_bytes": listed_bytes,
+                "listed_items": listed_items,
+            }
+
+        def stop(self) -> None:
+            for server in self.servers.values():
+                server.stop()
+
+    bench = Bench()
+    for line in sys.stdin:
+        command, *args = json.loads(line)
+        try:
+            result = getattr(bench, command)(*args)
+            answer: dict[str, Any] = {"ok": result}
+        except Exception as exc:  # reported to the driver, which stops
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+        if command == "stop":
+            break
+    return 0
+
+
+# -- the controller process -----------------------------------------------------------------
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_status(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class ControllerProcess:
+    """``python -m meshmirror_k8s`` with a kubeconfig for the source; RSS sampled."""
+
+    def __init__(self, kubeconfig_path: Path, args: Sequence[str], log_path: Path) -> None:
+        self._log = log_path.open("w")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "meshmirror_k8s",
+                "--kubeconfig",
+                str(kubeconfig_path),
+                "--namespace",
+                LINKS_NS,
+                "--no-resolve",
+                *args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            cwd=ROOT,
+        )
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set() and self.proc.poll() is None:
+            try:
+                self.samples.append((time.monotonic(), _proc_status(self.proc.pid, "VmRSS")))
+            except OSError:
+                return
+            self._stop.wait(0.05)
+
+    def cpu_s(self) -> float:
+        return _proc_cpu_s(self.proc.pid)
+
+    def max_rss(self) -> int:
+        return _proc_status(self.proc.pid, "VmHWM")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> int:
+        self._stop.set()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+def controller_flags() -> str:
+    """The controller's --help text (to find optional flags such as write concurrency)."""
+    return subprocess.run(
+        [sys.executable, "-m", "meshmirror_k8s", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout
+
+
+def concurrency_flag(help_text: str) -> str | None:
+    found = re.search(r"--(write-)?concurrency\b", help_text)
+    return found.group(0) if found else None
+
+
+# -- the bare client ----------------------------------------------------------------------
+
+
+def bare_create(config_text: str, manifests: Sequence[dict[str, Any]], threads: int) -> float:
+    """Seconds for a minimal client (the official client's request path, raw JSON) to
+    create ``manifests`` with ``threads`` requests in flight; Services before Endpoints."""
+    from kubernetes.client import ApiClient
+
+    from meshmirror_k8s.credentials import api_client, parse_kubeconfig
+    from meshmirror_k8s.resources import RESOURCES
+
+    client: ApiClient = api_client(parse_kubeconfig(config_text, link="bare"))
+    client.rest_client.pool_manager.connection_pool_kw["maxsize"] = max(threads, 1)
+
+    def create(doc: dict[str, Any]) -> None:
+        resource = RESOURCES[doc["kind"]]
+        request = client.param_serialize(
+            "POST",
+            resource.path(doc["metadata"]["namespace"]),
+            query_params=[("fieldManager", "bare")],
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            body=doc,
+            auth_settings=["BearerToken"],
+        )
+        response = client.call_api(*request, _request_timeout=(5.0, 30.0))
+        raw = response.response
+        raw.read()
+        raw.release_conn()
+        if raw.status != 201:
+            raise RuntimeError(f"bare create {doc['kind']}: HTTP {raw.status}")
+
+    services = [d for d in manifests if d["kind"] == "Service"]
+    others = [d for d in manifests if d["kind"] != "Service"]
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
+        for batch in (services, others):
+            list(pool.map(create, batch))
+    elapsed = time.monotonic() - start
+    client.close()  # type: ignore[no-untyped-call]
+    return elapsed
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+def _planned(topo: generate.Topology) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """(planned manifests but Namespaces, gateway mirrors one can edit, mirrored Services)."""
+    from meshmirror import plan, to_manifest
+    from meshmirror.manifest import cluster_state
+
+    states = {n: cluster_state(n, [d]) for n, d in topo.clusters.items()}
+    source = states.pop(generate.SOURCE)
+    p = plan(source, states)
+    manifests = [to_manifest(o) for o in p.objects if o.kind != "Namespace"]
+    ready = {
+        (m["metadata"]["namespace"], m["metadata"]["name"])
+        for m in manifests
+        if m["kind"] == "Endpoints" and any(s.get("addresses") for s in m.get("subsets") or [])
+    }
+    headless = {
+        (m["metadata"]["namespace"], m["metadata"]["name"])
+        for m in manifests
+        if m["kind"] == "Service" and m.get("spec", {}).get("clusterIP") == "None"
+    }
+    editable = [
+        {"cluster": m.target, "namespace": m.namespace, "name": m.remote_name, "mirror": m.name}
+        for m in p.mirrors
+        if m.mode == "gateway"
+        and (m.namespace, m.name) in ready
+        and (m.namespace, m.name) not in headless
+    ]
+    # Spread over clusters, deterministically: round-robin by cluster.
+    by_cluster: dict[str, list[dict[str, Any]]] = {}
+    for e in editable:
+        by_cluster.setdefault(e["cluster"], []).append(e)
+    spread: list[dict[str, Any]] = []
+    queues = [by_cluster[c] for c in sorted(by_cluster)]
+    while any(queues):
+        for q in queues:
+            if q:
+                spread.append(q.pop(0))
+    return manifests, spread, len(p.mirrors) + len(p.federated)
+
+
+def settle(servers: Servers, controller: ControllerProcess, seconds: float, timeout: float) -> bool:
+    """Wait until the controller is quiet: no request (watches and Leases aside) for
+    ``seconds``, then under a tenth of a core of CPU for another ``seconds`` with still
+    no request. (Requests alone are not enough: a sync can compute for seconds between
+    its writes and the next sync's lists.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not servers.quiet(seconds, max(0.0, deadline - time.monotonic())):
+            return False
+        cpu = controller.cpu_s()
+        time.sleep(seconds)
+        busy = controller.cpu_s() - cpu
+        if busy < 0.1 * seconds and servers.quiet(2 * seconds, 0.0):
+            return True
+    return False
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _figures(latencies: Sequence[float]) -> dict[str, Any]:
+    return {
+        "p50_s": _round(_percentile(latencies, 0.5)),
+        "p99_s": _round(_percentile(latencies, 0.99)),
+        "max_s": _round(max(latencies) if latencies else None),
+        "mean_s": _round(statistics.fmean(latencies) if latencies else None),
+        "count": len(latencies),
+    }
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _per(counts: Mapping[str, int], n: float) -> dict[str, float]:
+    return {v: round(counts.get(v, 0) / n, 3) for v in VERBS} if n else dict.fromkeys(VERBS, 0.0)
+
+
+def _edits(
+    kind: str, pool: Iterator[dict[str, Any]], count: int, round_: int
+) -> list[dict[str, Any]]:
+    out = []
+    for i in range(count):
+        target = next(pool)
+        value: Any = f"r{round_}-{i}"
+        if kind == "port":
+            value = 20000 + round_ * 1000 + i
+        out.append({**target, "kind": kind, "value": value})
+    return out
+
+
+def _cycle(items: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    while True:
+        yield from items
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    n_remotes, per_cluster = args.clusters, args.services
+    _log(f"generating {n_remotes} linked clusters x {per_cluster} Services (+ the source)")
+    topo = generate.generate(n_remotes + 1, per_cluster, seed=args.seed)
+    manifests, editable, mirrored = _planned(topo)
+    planned = [(m["kind"], m["metadata"]["namespace"], m["metadata"]["name"]) for m in manifests]
+    # Unexports and readiness edits need Services of their own (each can happen once);
+    # label and port edits may reuse any other.
+    own = args.edits
+    if len(editable) < 2 * own + 1:
+        raise SystemExit(
+            f"error: only {len(editable)} gateway mirrors with ready Endpoints; "
+            f"need more than {2 * own} (more --services, or fewer --edits)"
+        )
+    pools = {"unexport": iter(editable[:own]), "unready": iter(editable[own : 2 * own])}
+    other_pool = editable[2 * own :]
+    out["clusters"] = n_remotes
+    out["services"] = n_remotes * per_cluster
+    out["source_services"] = per_cluster
+    out["mirrored_services"] = mirrored
+    out["planned_objects"] = len(planned)
+
+    work = Path(tempfile.mkdtemp(prefix="meshmirror-bench-"))
+    servers: Servers = RealServers() if args.server == "real" else InRepoServers(args.poll)
+    controller: ControllerProcess | None = None
+    try:
+        for name, doc in topo.clusters.items():
+            (work / f"{name}.json").write_text(json.dumps(doc))
+        del topo
+        _log("starting the servers")
+        servers.start(work, planned)
+        help_text = controller_flags()
+        flag = concurrency_flag(help_text)
+        threads = args.concurrency if args.concurrency else (8 if flag else 1)
+        out["write_concurrency"] = threads
+
+        _log(f"bare client: {len(manifests)} creates, {threads} at a time")
+        out["bare_client_create_s"] = _round(
+            bare_create(servers.kubeconfig("bare"), manifests, threads), 3
+        )
+        del manifests
+        servers.drain()
+
+        path = work / "source.kubeconfig"
+        path.write_text(servers.kubeconfig(generate.SOURCE))
+        flags = ["--resync-period", str(args.resync_period), "--log-level", "warning"]
+        if flag:
+            flags += [flag, str(threads)]
+        _log("starting the controller")
+        start_handle = 0
+        controller = ControllerProcess(path, flags, work / "controller.log")
+        t_start = controller.started
+        _, t_cold = servers.wait(start_handle, args.timeout)
+        if t_cold is None:
+            raise SystemExit(f"error: not every planned object appeared in {args.timeout} s")
+        out["cold_start_s"] = _round(t_cold - t_start, 3)
+        out["over_bare_client"] = _round(out["cold_start_s"] / out["bare_client_create_s"], 2)
+        settle(servers, controller, args.quiet, args.timeout)
+        cold = servers.drain()
+        out["cold_start_requests"] = cold["verbs"]
+        out["cold_start_listed_bytes"] = cold["listed_bytes"]
+        # Resident size once the process has imported everything and starts its work.
+        first = servers.first_request() or t_start
+        rss_start = next((rss for t, rss in controller.samples if t >= first and rss), 0)
+
+        _log(f"single edits: {args.edits} of each of {', '.join(EDIT_KINDS)}")
+        cpu0 = controller.cpu_s()
+        phase_start = time.monotonic()
+        per_kind: dict[str, list[float]] = {}
+        pool = _cycle(other_pool)
+        verbs: Counter[str] = Counter()
+        remote_verbs: Counter[str] = Counter()
+        listed_bytes = listed_items = leases = 0
+        missed = 0
+        for round_, kind in enumerate(EDIT_KINDS, 1):
+            _log(f"  {args.edits} {kind} edits")
+            latencies: list[float] = []
+            for edit in _edits(kind, pools.get(kind, pool), args.edits, round_):
+                (handle,) = servers.edit([edit])
+                t0, t1 = servers.wait(handle, args.timeout)
+                if t1 is None:
+                    missed += 1
+                else:
+                    latencies.append(t1 - t0)
+                settle(servers, controller, args.quiet, args.timeout)
+            per_kind[kind] = latencies
+            stats = servers.drain()
+            verbs.update(stats["verbs"])
+            remote_verbs.update(stats["remote_verbs"])
+            listed_bytes += stats["listed_bytes"]
+            listed_items += stats["listed_items"]
+            leases += stats["leases"]
+        cpu1 = controller.cpu_s()
+        phase_s = time.monotonic() - phase_start
+        events = args.edits * len(EDIT_KINDS)
+        every = [x for v in per_kind.values() for x in v]
+        out["event_visible_p50_s"] = _round(_percentile(every, 0.5))
+        out["event_visible_p99_s"] = _round(_percentile(every, 0.99))
+        out["event_visible_by_kind"] = {k: _figures(v) for k, v in per_kind.items()}
+        out["events"] = events
+        out["events_not_visible"] = missed
+        out["event_cpu_s"] = _round((cpu1 - cpu0) / events, 5)
+        out["requests_per_event"] = _per(verbs, events)
+        out["remote_requests_per_event"] = _per(remote_verbs, events)
+        out["bytes_listed_per_event"] = round(listed_bytes / events)
+        out["objects_listed_per_event"] = round(listed_items / events, 1)
+        out["lease_requests_per_s"] = round(leases / phase_s, 3) if phase_s else None
+
+        _log(f"a burst of {args.burst} label edits")
+        burst = _edits("label", pool, args.burst, 99)
+        t_burst = time.monotonic()
+        handles = servers.edit(burst)
+        seen = [servers.wait(h, args.timeout) for h in handles]
+        done = [t1 for _, t1 in seen if t1 is not None]
+        out["burst_edits"] = args.burst
+        out["burst_visible_s"] = _round(max(done) - t_burst if done else None, 3)
+        out["burst_visible_p50_s"] = _round(_percentile([t1 - t0 for t0, t1 in seen if t1], 0.5))
+        out["burst_not_visible"] = len(seen) - len(done)
+        settle(servers, controller, args.quiet, args.timeout)
+        burst_stats = servers.drain()
+        out["burst_requests"] = burst_stats["verbs"]
+
+        periods = args.idle_periods
+        _log(f"idle: {periods} resync period(s) of {args.resync_period} s")
+        # Settled first (the burst's own writes may wake one more sync), then watched.
+        settle(servers, controller, args.quiet, args.timeout)
+        servers.drain()
+        t_idle = time.monotonic()
+        time.sleep(periods * args.resync_period)
+        settle(servers, controller, args.quiet, args.timeout)  # a sync under way: whole
+        idle = servers.drain()
+        window = time.monotonic() - t_idle
+        # Per resync period watched (the window's end waits for a sync under way).
+        out["idle_requests_per_resync"] = _per(idle["verbs"], periods)
+        out["idle_requests"] = idle["verbs"]
+        out["idle_window_s"] = round(window, 2)
+        out["idle_bytes_listed_per_resync"] = round(idle["listed_bytes"] / periods)
+        out["resync_period_s"] = args.resync_period
+
+        out["max_rss_bytes"] = controller.max_rss()
+        out["rss_start_bytes"] = rss_start
+        out["rss_per_service_bytes"] = (
+            round((out["max_rss_bytes"] - rss_start) / mirrored) if mirrored else None
+        )
+        if not controller.alive():
+            raise SystemExit("error: the controller exited during the run")
+    finally:
+        if controller is not None:
+            controller.stop()
+            log_tail = (work / "controller.log").read_text().splitlines()[-5:]
+            out["controller_log_tail"] = [line[:300] for line in log_tail]
+        servers.stop()
+        if args.keep:
+            _log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    import kubernetes
+
+    out["server"] = servers.name
+    out["server_poll_interval_s"] = args.poll if args.server == "inrepo" else None
+    out["python_version"] = platform.python_version()
+    out["k8s_client_version"] = kubernetes.__version__
+    out["quiet_s"] = args.quiet
+    out["nproc"] = os.cpu_count()
+    out["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
+SIZES = {"quick": (10, 200), "full": (100, 1000)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="the controller benchmark (DESIGN.md section 6)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="10 linked clusters x 200 (default)")
+    size.add_argument("--full", action="store_true", help="100 linked clusters x 1,000")
+    p.add_argument("--clusters", type=int, help="linked clusters (overrides the size)")
+    p.add_argument("--services", type=int, help="Services per cluster (overrides the size)")
+    p.add_argument("--edits", type=int, default=20, help="single edits of each kind")
+    p.add_argument("--burst", type=int, default=100, help="edits at once")
+    p.add_argument("--idle-periods", type=int, default=2, help="resync periods watched idle")
+    p.add_argument("--resync-period", type=float, default=10.0, help="the controller's")
+    p.add_argument("--quiet", type=float, default=0.6, help="seconds without requests = quiet")
+    p.add_argument("--timeout", type=float, default=600.0, help="for each wait")
+    p.add_argument("--poll", type=float, default=0.005, help="the in-repo server's watch poll")
+    p.add_argument("--concurrency", type=int, help="write concurrency (default: the controller's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--server", choices=("inrepo", "real"), default="inrepo")
+    p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.serve:
+        return serve()
+    default = SIZES["full" if args.full else "quick"]
+    args.clusters = args.clusters or default[0]
+    args.services = args.services or default[1]
+    started = time.monotonic()
+    figures = run(args)
+    figures["total_s"] = round(time.monotonic() - started, 1)
+    missing = [k for k in CONTRACT_KEYS if k not in figures]
+    if missing:
+        raise SystemExit(f"error: missing keys: {missing}")
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
