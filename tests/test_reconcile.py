@@ -1171,10 +1171,11 @@ def test_run_forever_syncs_until_stopped() -> None:
                 break
         stop.set()
         await asyncio.wait_for(task, timeout=5)
-        return w.west.requests["list"]
+        return w.west.requests["list"], w.west.requests["watch"]
 
-    lists = asyncio.run(main())
-    assert lists > 8
+    lists, watches = asyncio.run(main())
+    assert lists == 4  # Namespaces, Services, Endpoints, Links: once; then watched
+    assert watches >= 4  # the late Service came through the watches
     w.assert_matches_plan()
 
 

@@ -26,7 +26,7 @@ from meshmirror.model import (
     Service,
     ServicePort,
     _frozen_sorted,
-    _linkerd_selector,
+    linkerd_selector,
 )
 from meshmirror.names import mirror_name, pod_mirror_name, service_name_problem
 from meshmirror.scheme import Scheme
@@ -273,7 +273,7 @@ def _mirror_ports(ports: Sequence[ServicePort]) -> tuple[ServicePort, ...]:
     return tuple([_mirror_port(p) for p in ports])
 
 
-class _Pool:
+class Pool:
     """Values many mirrors of one plan share, interned by value: mirrored ports and
     gateway Endpoints ports. Lives for one :func:`~meshmirror.plan.plan` call."""
 
@@ -324,7 +324,7 @@ def _sorted_map(data: dict[str, str]) -> FrozenMap[str]:
     return _frozen_sorted(sorted(data.items()))
 
 
-class _LinkContext:
+class LinkContext:
     """One Link while its mirrors are planned, with the values those mirrors share
     (gateway subsets, mirrored ports), computed once. Lives for one
     :func:`mirror_link` call."""
@@ -360,7 +360,7 @@ class _LinkContext:
         gateway: Gateway,
         gateway_alive: bool,
         enable_headless: bool,
-        pool: _Pool | None = None,
+        pool: Pool | None = None,
     ) -> None:
         self.link = link
         self.remote = remote
@@ -371,13 +371,13 @@ class _LinkContext:
         self.enable_headless = enable_headless
         self.target = link.target_cluster_name
         self.link_ref = link.ref
-        self._exports = _linkerd_selector(link.selector)
-        self._discovers = _linkerd_selector(link.remote_discovery_selector)
+        self._exports = linkerd_selector(link.selector)
+        self._discovers = linkerd_selector(link.remote_discovery_selector)
         self._reserved = _reserved_check(scheme)
         self._excluded_labels = _exclusion_check(link.excluded_labels)
         # id(remote ports tuple) -> (that tuple, mirrored ports, gateway subsets)
         self._shared: dict[int, tuple[Any, Any, Any]] = {}
-        self._pool = _Pool() if pool is None else pool
+        self._pool = Pool() if pool is None else pool
         # id(a pooled mirrored ports tuple) -> this Link's gateway subsets for it
         self._subsets: dict[int, tuple[EndpointSubset, ...]] = {}
         self._addresses = tuple([EndpointAddress(ip) for ip in gateway.addresses])
@@ -515,7 +515,7 @@ class _LinkContext:
         )
 
 
-def _name_skip(ctx: _LinkContext, svc: Service, name: str, what: str) -> Skip | None:
+def _name_skip(ctx: LinkContext, svc: Service, name: str, what: str) -> Skip | None:
     problem = service_name_problem(name)
     if problem is None:
         return None
@@ -529,7 +529,7 @@ def _name_skip(ctx: _LinkContext, svc: Service, name: str, what: str) -> Skip | 
     )
 
 
-def _gateway_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate | Skip:
+def _gateway_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate | Skip:
     gw = ctx.gateway
     if not gw.usable:
         assert gw.code is not None
@@ -557,7 +557,7 @@ def _gateway_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate 
     return Candidate(mirror, (service, endpoints))
 
 
-def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate | Skip | None:
+def _headless_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate | Skip | None:
     """Linkerd's headless path, or None when the Service is mirrored like any other."""
     eps = ctx.remote.endpoints_of(svc.namespace, svc.name)
     if eps is None or ctx.scheme.headless_endpoints_label not in eps.labels:
@@ -676,7 +676,7 @@ def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate
     return Candidate(mirror, (service, endpoints, *pods), tuple(skips))
 
 
-def _mirror_one(ctx: _LinkContext, svc: Service) -> Candidate | Skip | None:
+def mirror_one(ctx: LinkContext, svc: Service) -> Candidate | Skip | None:
     link = ctx.link
     discovery = ctx.discovers(svc.labels)
     if not discovery and not ctx.exports(svc.labels):
@@ -721,19 +721,19 @@ def mirror_link(
     gateway: Gateway,
     gateway_alive: bool = True,
     enable_headless_services: bool = False,
-    pool: _Pool | None = None,
+    pool: Pool | None = None,
 ) -> tuple[list[Candidate], list[Skip]]:
     """Every mirror ``link`` asks for from ``remote``, in remote (namespace, name)
     order, and the skips of Services it selects but cannot mirror.
 
     ``pool`` shares equal values between the mirrors of several Links (one per plan)."""
-    ctx = _LinkContext(
+    ctx = LinkContext(
         link, remote, source, scheme, gateway, gateway_alive, enable_headless_services, pool
     )
     candidates: list[Candidate] = []
     skips: list[Skip] = []
     for key in sorted(remote.services):
-        result = _mirror_one(ctx, remote.services[key])
+        result = mirror_one(ctx, remote.services[key])
         if result is None:
             continue
         if isinstance(result, Skip):
