@@ -92,6 +92,7 @@ __all__ = [
     "Reconciler",
     "RunReport",
     "WriteRunner",
+    "run_chain",
     "run_sequentially",
 ]
 
@@ -399,12 +400,19 @@ class Reconciler:
         self._remotes = dict(remotes)
 
     def links(self) -> list[Link]:
-        """The Links as cached (sorted by namespace and name), read from the source
-        first when not read yet. Source errors propagate."""
-        informer = self._src["Link"]
-        if not informer.listed:
-            informer.poll()
+        """The Links, brought up to date (listed the first time, then watched) and
+        sorted by namespace and name. The changes are followed by the next run. Source
+        errors propagate."""
+        self._backlog.extend(self._src["Link"].poll())
         return self._links()[0]
+
+    def invalidate(self) -> None:
+        """List every cluster again at the next run (each cache is reconciled with its
+        new list): for one-shot runs, which have no watch to wait for."""
+        for informer in self._src.values():
+            informer.invalidate()
+        for cache in self._caches.values():
+            cache.invalidate()
 
     def cached_states(self) -> tuple[ClusterState, dict[str, ClusterState]]:
         """The source and every linked cluster whose state is known, as cached."""

@@ -28,8 +28,8 @@ read from its slices.
 ...     "spec": {"ports": [{"port": 80}]}}])
 >>> [str(d) for d in services.poll()]          # then it watches
 ['Service shop/web: modified']
->>> services.lists, services.watches
-(1, 1)
+>>> services.lists, services.watches        # a watch opened right after the list, one since
+(1, 2)
 """
 
 from __future__ import annotations
@@ -146,6 +146,7 @@ class Informer:
     """
 
     __slots__ = (
+        "_unreported",
         "backend",
         "kind",
         "lists",
@@ -166,6 +167,7 @@ class Informer:
         self.served = True
         self.lists = 0
         self.watches = 0
+        self._unreported: list[Delta] = []
 
     @property
     def listed(self) -> bool:
@@ -182,17 +184,33 @@ class Informer:
         Other errors propagate (the cache is left as it was)."""
         if not self.served:
             return []
-        if not self.listed:
-            return self.relist(optional=optional)
+        # Changes taken into the cache by a poll that then failed come out now.
+        deltas, self._unreported = self._unreported, []
+        try:
+            return self._poll(deltas, optional)
+        except BaseException:
+            self._unreported = deltas
+            raise
+
+    def _poll(self, deltas: list[Delta], optional: bool) -> list[Delta]:
+        listed_now = not self.listed
+        if listed_now:
+            deltas.extend(self.relist(optional=optional))
+            if not self.served:
+                return deltas
+        # Right after a list too: the watch is opened from the list's resourceVersion
+        # (a backend that streams in the background starts streaming now).
         self.watches += 1
-        deltas: list[Delta] = []
         try:
             for event in self.backend.watch(self.kind, self.resource_version, self.namespace):
                 delta = self.apply(event)
                 if delta is not None:
                     deltas.append(delta)
         except Gone:
-            deltas.extend(self.relist(optional=optional))
+            if listed_now:
+                self.invalidate()  # gone at once: list again next time, not in a loop
+            else:
+                deltas.extend(self.relist(optional=optional))
         return _squash(deltas)
 
     def relist(self, *, optional: bool = False) -> list[Delta]:
