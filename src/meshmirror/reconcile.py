@@ -418,10 +418,11 @@ class Reconciler:
         """The source and every linked cluster whose state is known, as cached."""
         return self._source_state(), self._remote_states()
 
-    def planned_objects(self) -> list[PlannedObject]:
-        """What the planner holds now (``plan(*cached_states(), ...).objects`` with the
-        dead gateways of the last run), for tests and notebooks."""
-        return [] if self._index is None else self._index.objects()
+    def planned_objects(self) -> list[PlannedObject] | None:
+        """What the planner holds now: after a run that read the source, exactly
+        ``plan(*cached_states(), ...).objects`` with :attr:`dead_gateways` (None: the
+        planner is rebuilt from the caches by the next run)."""
+        return None if self._index is None else self._index.objects()
 
     @property
     def dead_gateways(self) -> frozenset[str]:
@@ -637,9 +638,8 @@ class Reconciler:
             if self._relist_due(self._listed_at.get(target), now):
                 cache.invalidate()
             relisting = not cache.listed
-            try:
-                deltas[target] = cache.poll()
-            except BackendError as err:
+            deltas[target], err = cache.poll()
+            if err is not None:
                 since = self._since.setdefault(target, now)
                 views[target] = RemoteView(
                     target,

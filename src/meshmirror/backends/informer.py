@@ -39,7 +39,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from meshmirror.backends.base import Backend, Gone, Manifest, NotFound, WatchEvent
+from meshmirror.backends.base import Backend, BackendError, Gone, Manifest, NotFound, WatchEvent
 from meshmirror.manifest import (
     ManifestError,
     endpoint_slice,
@@ -295,7 +295,7 @@ class RemoteCache:
     the Endpoints object, or from the Service's EndpointSlices when it has none.
     """
 
-    __slots__ = ("_slices", "_unreported", "backend", "endpoints", "informers", "name", "services")
+    __slots__ = ("_slices", "backend", "endpoints", "informers", "name", "services")
 
     def __init__(self, name: str, backend: Backend) -> None:
         self.name = name
@@ -306,8 +306,6 @@ class RemoteCache:
         self.services: dict[Key, Service] = {}
         self.endpoints: dict[Key, Endpoints] = {}
         self._slices: dict[Key, dict[str, Endpoints]] = {}  # service key -> slice name
-        # Folded in by a poll that then failed: returned by the next poll.
-        self._unreported: list[Delta] = []
 
     @property
     def listed(self) -> bool:
@@ -331,15 +329,18 @@ class RemoteCache:
         for informer in self.informers.values():
             informer.invalidate()
 
-    def poll(self) -> list[Delta]:
+    def poll(self) -> tuple[list[Delta], BackendError | None]:
         """The Service and Endpoints changes since the last poll (kinds "Service" and
-        "Endpoints" only: slices are folded in). Errors propagate; what was polled
-        before the error is kept and returned by the next poll."""
-        out = self._unreported
+        "Endpoints" only: slices are folded in), and the error that cut it short (None:
+        every kind is up to date). :attr:`services` and :attr:`endpoints` hold exactly
+        the changes returned so far."""
+        out: list[Delta] = []
         for kind, informer in self.informers.items():
-            out.extend(self._fold(informer.poll(optional=kind == "EndpointSlice")))
-        self._unreported = []
-        return out
+            try:
+                out.extend(self._fold(informer.poll(optional=kind == "EndpointSlice")))
+            except BackendError as err:
+                return out, err
+        return out, None
 
     def _fold(self, raw: Iterable[Delta]) -> list[Delta]:
         out: list[Delta] = []
