@@ -1,18 +1,27 @@
-"""The controller: Links and credentials Secrets in, a :class:`Reconciler` driven over HTTP.
+"""The controller: Links and credentials Secrets in, one :class:`Reconciler` driven over HTTP.
 
-Each sync reads the Links in the controller's namespace and, for each, its credentials
-Secret (``spec.clusterCredentialsSecret``, by name), builds one read-only
-:class:`KubernetesBackend` per target cluster (reused while the Secret is unchanged),
-and runs :meth:`meshmirror.reconcile.Reconciler.run_once` against the source. A Link
-whose credentials are refused or unreadable gets no backend: the reconciler then keeps
-its mirrors exactly as they are, and the Link counts as failed.
+The :class:`Reconciler` keeps a cache per (cluster, kind), fed by one list and then a
+watch (DESIGN.md section 4; ``docs/kubernetes.md`` lists which requests are made when).
+The Links come from its Link cache; for each, the credentials Secret
+(``spec.clusterCredentialsSecret``) is read by name when a Link changes and at every
+full comparison, and one read-only :class:`KubernetesBackend` is built per target
+(reused, cache and all, while the Secret is unchanged). A Link whose credentials are
+refused or unreadable gets no backend: the reconciler then keeps its mirrors exactly as
+they are, and the Link counts as failed.
 
-:meth:`Controller.run` is the long-running loop (asyncio): leader election, a sync every
-``resync_period`` (sooner when the reconciler has pending writes), and watches on the
-source and every target that wake it up early (a watch is only a trigger: every sync
-lists). Syncs run in a worker thread, so Lease renewals and health probes are never
-blocked by a slow cluster. ``dry_run`` wraps the source in :class:`DryRunBackend`:
-every planned write is printed and none is sent.
+Every backend the reconciler reads is wrapped so that ``watch`` never blocks: a thread
+per (cluster, kind) keeps the real watch open (resuming from the last resourceVersion
+after each end, with a backoff after errors; stopping at a 410, which makes the
+informer list again) and queues its events, and each event wakes the loop.
+
+:meth:`Controller.run` is the long-running loop (asyncio): leader election, a full
+comparison from the caches every ``resync_period``, and in between
+:meth:`Reconciler.run_events` for what the watches delivered (sooner when writes are
+pending). Runs happen in a worker thread and writes in a pool of
+``write_concurrency`` threads (:func:`thread_pool_runner`), so Lease renewals and
+health probes are never blocked by a slow cluster. :meth:`Controller.sync_until_idle`
+(``--once``) lists everything and runs until nothing is pending. ``dry_run`` wraps the
+source in :class:`DryRunBackend`: every planned write is printed and none is sent.
 """
 
 from __future__ import annotations
