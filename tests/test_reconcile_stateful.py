@@ -509,7 +509,8 @@ class ReconcilerMachine(RuleBasedStateMachine):
         options = attrs.evolve(
             self.options, dead_gateways=self.options.dead_gateways | self.reconciler.dead_gateways
         )
-        assert held == list(plan(source, remotes, options=options).objects)
+        want = list(plan(source, remotes, options=options).objects)
+        assert held == want
         STATS["planner_checks"] += 1
 
     def _check_partition(

@@ -353,39 +353,51 @@ class PlanIndex:
     ) -> set[Name] | None:
         """The source's ``kind`` ``namespace/name`` is now ``obj`` (None: gone), as its
         watch or a write says. The names whose plan or state changed (give them to
-        :meth:`changes`), or None for a change the index does not follow (an object we
-        do not own, a local federated member, another kind): then build a new index.
+        :meth:`changes`), or None for a change the index does not follow (a kind other
+        than Service and Endpoints: a Namespace or a Link needs a new index).
 
-        An owned object is never planned from (only compared with), except that a
-        headless mirror's Endpoints carry its per-pod mirrors' cluster IPs: the mirrors
-        that take the name are planned again."""
+        An owned object is only compared with, except that a headless mirror's Endpoints
+        carry its per-pod mirrors' cluster IPs (the mirrors that take the name are
+        planned again); an object we do not own may block the units that want its name
+        (their admission is settled again), and a local federated member re-plans its
+        federated Service."""
         if kind not in ("Service", "Endpoints"):
             return None
         src = self._source
         table: dict[tuple[str, str], Any] = _services(src) if kind == "Service" else _endpoints(src)
         key = (namespace, name)
-        scheme = self._scheme
-        for o in (table.get(key), obj):
-            if o is None:
-                continue
-            if not scheme.is_owned(o.labels):
-                return None
-            if kind == "Service" and self._local_selector.matches(o.labels):
-                return None
+        old = table.get(key)
         if obj is None:
             table.pop(key, None)
         else:
             table[key] = obj
         touched: set[Name] = {(kind, namespace, name)}
+        updates: list[tuple[_UnitKey, Unit | None]] = []
         if kind == "Service":
-            updates: list[tuple[_UnitKey, Unit | None]] = []
+            # A headless mirror's Endpoints carry its per-pod mirrors' cluster IPs.
             for ukey in self._wants.get(key, ()):
                 if ukey[0] == 0:
                     remote = self._links[ukey[1]].remote
                     svc = remote.services.get((ukey[2], ukey[3]))
                     updates.append((ukey, self._mirror_unit(ukey[1], svc)))
-            if updates:
-                self._replace(updates, touched)
+            selector = self._local_selector
+            if any(o is not None and selector.matches(o.labels) for o in (old, obj)):
+                # A local federated member came, went or changed.
+                members = self._members.setdefault(key, {})
+                if obj is not None and selector.matches(obj.labels):
+                    assert isinstance(obj, Service)
+                    members[_LOCAL] = obj
+                else:
+                    members.pop(_LOCAL, None)
+                if not members:
+                    del self._members[key]
+                updates.append(((1, 0, namespace, name), self._federated_unit(key)))
+        scheme = self._scheme
+        owned = all(o is None or scheme.is_owned(o.labels) for o in (old, obj))
+        # An object we do not own blocks the units that want its name (or stops doing so).
+        recheck = () if owned else list(self._wants.get(key, ()))
+        if updates or recheck:
+            self._replace(updates, touched, recheck)
         return touched
 
     # -- units ------------------------------------------------------------------------
@@ -483,10 +495,17 @@ class PlanIndex:
             if not in_ns:
                 del self._ns_units[unit.namespace]
 
-    def _replace(self, updates: Iterable[tuple[_UnitKey, Unit | None]], touched: set[Name]) -> None:
+    def _replace(
+        self,
+        updates: Iterable[tuple[_UnitKey, Unit | None]],
+        touched: set[Name],
+        recheck: Iterable[_UnitKey] = (),
+    ) -> None:
         """Put the new units in, then settle, in plan order, every unit whose admission
-        may have changed (only units that share a name with a changed one)."""
-        heap: list[_UnitKey] = []
+        may have changed (only units that share a name with a changed one, and those in
+        ``recheck``: the source changed under them)."""
+        heap: list[_UnitKey] = list(recheck)
+        heapq.heapify(heap)
         for ukey, unit in updates:
             old = self._kept.get(ukey)
             if (

@@ -637,7 +637,7 @@ class Reconciler:
                 cache = self._caches[target] = RemoteCache(target, backend)
             if self._relist_due(self._listed_at.get(target), now):
                 cache.invalidate()
-            relisting = not cache.listed
+            relisting = cache.needs_list
             deltas[target], err = cache.poll()
             if err is not None:
                 since = self._since.setdefault(target, now)
@@ -652,7 +652,7 @@ class Reconciler:
             if relisting:
                 self._listed_at[target] = now
             self._since.pop(target, None)
-            views[target] = RemoteView(target, known=True, read=True)
+            views[target] = RemoteView(target, known=cache.listed, read=True)
         for target in sorted({t for t, _ in bad_links.values()} - set(good)):
             views[target] = RemoteView(target, known=False, read=False, timed=False)
         # Forget clusters no Link targets any more.

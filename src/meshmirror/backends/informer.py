@@ -318,6 +318,11 @@ class RemoteCache:
         )
 
     @property
+    def needs_list(self) -> bool:
+        """Some kind lists at the next poll (never listed, or after a 410)."""
+        return any(i.served and not i.listed for i in self.informers.values())
+
+    @property
     def lists(self) -> int:
         return sum(i.lists for i in self.informers.values())
 
