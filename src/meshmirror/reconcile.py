@@ -754,7 +754,8 @@ class Reconciler:
                     pending.append(w.ref)
             else:
                 failed.append(f"{what}: {err.message}")
-                self._rejected[w.ref] = (w.planned, now + self._backoff_max)
+                if err.status is not None:  # the server refused it (422, 403, ...)
+                    self._rejected[w.ref] = (w.planned, now + self._backoff_max)
         failed_refs = {ref for ref, _ in errors}
         for w in batch.writes:
             if w.ref not in unsure:

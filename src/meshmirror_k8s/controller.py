@@ -452,9 +452,10 @@ class _Streamed(_Recording):
         return iter(stream.drain())
 
     def get(self, kind: str, namespace: str | None, name: str) -> Manifest:
-        getter = getattr(self.inner, "get", None)
+        """One object read by name from the backend underneath (after a 409)."""
+        getter = getattr(_innermost(self.inner), "get", None)
         if not callable(getter):
-            raise NotFound(self.name, f"{kind} {namespace}/{name}: no get")
+            raise BackendError(self.name, f"cannot read {kind} {namespace}/{name} by name")
         result: Manifest = getter(kind, namespace, name)
         return result
 
