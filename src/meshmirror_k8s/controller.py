@@ -419,15 +419,24 @@ class _Streamed(_Recording):
     hands out what arrived since the last one (starting the thread on the first call,
     and again from a new resourceVersion after a re-list)."""
 
-    def __init__(self, inner: Backend, wake: Callable[[], None], stop: threading.Event) -> None:
+    def __init__(
+        self,
+        inner: Backend,
+        wake: Callable[[], None],
+        stop: threading.Event,
+        enabled: Callable[[], bool],
+    ) -> None:
         super().__init__(inner)
         self._wake = wake
         self._stop = stop
+        self._enabled = enabled
         self._streams: dict[tuple[str, str | None], _Stream] = {}
 
     def watch(
         self, kind: str, resource_version: str, namespace: str | None = None
     ) -> Iterator[WatchEvent]:
+        if not self._enabled():
+            return iter(())  # a one-shot run: it lists, and has no watch to keep open
         if kind == "EndpointSlice" and (
             getattr(_innermost(self.inner), "endpoint_slices_served", None) is False
         ):
@@ -500,7 +509,8 @@ class Controller:
         self._writer = _Fenced(writer, leader or (lambda: True))
         self._wake: Callable[[], None] = lambda: None
         self._watch_stop = threading.Event()
-        self._streamed_source = _Streamed(self._writer, self._trigger, self._watch_stop)
+        self._streaming = False  # watches are opened only by the long-running loop
+        self._streamed_source = self._streamed(self._writer)
         self._remotes: dict[str, _RemoteEntry] = {}
         self._problems: dict[str, LinkProblem] = {}
         self._links_seen: tuple[object, ...] | None = None
@@ -522,6 +532,9 @@ class Controller:
 
     def _trigger(self) -> None:
         self._wake()
+
+    def _streamed(self, backend: Backend) -> _Streamed:
+        return _Streamed(backend, self._trigger, self._watch_stop, lambda: self._streaming)
 
     @property
     def reconciler(self) -> Reconciler:
@@ -595,9 +608,7 @@ class Controller:
                 )
                 continue
             backend = _Recording(self._factory(target, creds))
-            wanted[target] = _RemoteEntry(
-                target, version, backend, _Streamed(backend, self._trigger, self._watch_stop)
-            )
+            wanted[target] = _RemoteEntry(target, version, backend, self._streamed(backend))
             log.info("built a client for a linked cluster", extra={"link": key, "cluster": target})
         for target, entry in self._remotes.items():
             if wanted.get(target) is not entry:
@@ -719,6 +730,7 @@ class Controller:
 
         if self.config.watch:
             self._wake = trigger
+            self._streaming = True
         heartbeat = asyncio.create_task(self._heartbeat(stop))
         try:
             while not stop.is_set():

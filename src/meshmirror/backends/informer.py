@@ -34,7 +34,8 @@ read from its slices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, TypeAlias
 
 import attrs
@@ -42,6 +43,7 @@ import attrs
 from meshmirror.backends.base import Backend, BackendError, Gone, Manifest, NotFound, WatchEvent
 from meshmirror.manifest import (
     ManifestError,
+    cluster_state,
     endpoint_slice,
     fold_endpoint_slices,
     from_manifest,
@@ -52,6 +54,10 @@ __all__ = ["BadLink", "Delta", "Informer", "Key", "RemoteCache", "SlicePart", "r
 
 #: (namespace, name); a Namespace's is ("", name).
 Key: TypeAlias = tuple[str, str]
+#: Kinds read with the loader's fast readers, and their ClusterState table.
+_FAST = MappingProxyType(
+    {"Service": "services", "Endpoints": "endpoints", "Namespace": "namespaces"}
+)
 
 
 @attrs.frozen
@@ -125,6 +131,11 @@ def read_object(kind: str, doc: Manifest) -> tuple[Key, Value | None] | None:
                 return key, None
             service, _, endpoints = parts
             return key, SlicePart(service, endpoints)
+        if kind in _FAST:
+            # The loader's fast readers (the same values as from_manifest's).
+            state = cluster_state("", (doc,))
+            table: Mapping[Any, Any] = getattr(state, _FAST[kind])
+            return key, next(iter(table.values()), None)
         obj = from_manifest(doc)
     except ManifestError as err:
         if kind == "Link":
@@ -213,6 +224,26 @@ class Informer:
                 deltas.extend(self.relist(optional=optional))
         return _squash(deltas)
 
+    def _read_all(self, items: Sequence[Manifest]) -> dict[Key, Value]:
+        kind = self.kind
+        if kind in _FAST:
+            docs = [d if d.get("kind") else {**d, "kind": kind} for d in items]
+            try:
+                state = cluster_state(self.backend.name, docs)
+            except ManifestError:
+                pass  # one by one below: a bad object counts as absent, the rest are read
+            else:
+                table: Mapping[Any, Any] = getattr(state, _FAST[kind])
+                if kind == "Namespace":
+                    return {("", name): ns for name, ns in table.items()}
+                return dict(table)
+        fresh: dict[Key, Value] = {}
+        for doc in items:
+            read = read_object(kind, doc)
+            if read is not None and read[1] is not None:
+                fresh[read[0]] = read[1]
+        return fresh
+
     def relist(self, *, optional: bool = False) -> list[Delta]:
         """List, replace the cache with the result and return what differs (objects no
         longer listed become deletes)."""
@@ -226,11 +257,7 @@ class Informer:
             gone = [Delta(self.kind, k, v, None) for k, v in sorted(self.objects.items())]
             self.objects = {}
             return gone
-        fresh: dict[Key, Value] = {}
-        for doc in result.items:
-            read = read_object(self.kind, doc)
-            if read is not None and read[1] is not None:
-                fresh[read[0]] = read[1]
+        fresh = self._read_all(result.items)
         deltas = [
             Delta(self.kind, key, old, None)
             for key, old in self.objects.items()
