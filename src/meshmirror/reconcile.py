@@ -468,15 +468,6 @@ class Reconciler:
                 break
         return IdleReport(tuple(runs))
 
-    def next_run(self, now: float, last_full: float, resync: float) -> tuple[float, bool]:
-        """When the next run is due and whether it is a full comparison: a pending
-        retry or the resync period, whichever comes first."""
-        due = last_full + resync
-        last = self._last
-        if last is not None and last.retry_at is not None and last.retry_at < due:
-            return max(now, last.retry_at), False
-        return max(now, due), True
-
     async def run_forever(
         self, *, interval: float, stop: asyncio.Event, resync: float | None = None
     ) -> None:

@@ -765,6 +765,8 @@ class Controller:
                             or now - last_full >= self.config.resync_period
                             or not self.config.watch
                         )
+                        if not self.config.watch:
+                            self._reconciler.invalidate()  # no watch: each sync lists
                         step = self.sync_once if full else self.sync_events
                         try:
                             outcome = await asyncio.to_thread(step)
