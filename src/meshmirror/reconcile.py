@@ -820,22 +820,9 @@ class Reconciler:
     def _observe(self, w: Write, result: Manifest | None) -> bool:
         """A write's result into the source cache and the planner; False when the
         planner must be rebuilt."""
-        ref = w.ref
-        informer = self._src.get(ref.kind)
-        if informer is None:
-            return False
-        key: Key = ("", ref.name) if ref.kind == "Namespace" else (ref.namespace, ref.name)
-        value: Any = None
-        if result is not None and w.verb != "delete":
-            read = read_object(ref.kind, result)
-            value = read[1] if read is not None else None
-            if value is None:  # nothing readable came back: the watch will say
-                return True
-        informer.put(key, value)
-        index = self._index
-        if index is None:
-            return True
-        return index.source_changed(ref.kind, ref.namespace, ref.name, value) is not None
+        if w.verb == "delete":
+            return self._cache(w.ref, None)
+        return True if result is None else self._cache(w.ref, result)
 
     def _refresh(self, ref: ObjectRef) -> bool:
         """After a 409: read the object again where the backend can (else the watch
@@ -849,14 +836,17 @@ class Reconciler:
             doc = None
         except BackendError:
             return True
-        informer = self._src.get(ref.kind)
-        if informer is None:
-            return True
+        return self._cache(ref, doc if isinstance(doc, dict) else None)
+
+    def _cache(self, ref: ObjectRef, doc: Manifest | None) -> bool:
+        """The source's ``ref`` is now ``doc`` (None: absent): into its cache and the
+        planner; False when the planner must be rebuilt."""
         value: Any = None
-        if isinstance(doc, dict):
+        if doc is not None:
             read = read_object(ref.kind, doc)
             value = read[1] if read is not None else None
-        informer.put((ref.namespace, ref.name), value)
+        key: Key = ("", ref.name) if ref.kind == "Namespace" else (ref.namespace, ref.name)
+        self._src[ref.kind].put(key, value)
         index = self._index
         if index is None:
             return True
