@@ -29,7 +29,12 @@ What is measured (seconds unless said otherwise):
   (``FakeCluster``); ``writes_per_change``: writes per changed owned object after
   remote edits;
 - ``bytes_per_service``: bytes a plan holds (tracemalloc) per mirrored or federated
-  Service.
+  Service;
+- ``reconciler_events``: per topology (10 x 200; with ``--full`` also 100 x 1,000), one
+  remote Service label edit through the whole runtime (``Reconciler.run_events`` over
+  ``FakeCluster``: watches polled, the incremental planner, the writes): ``event_p50_s``,
+  ``event_max_s``, ``lists_per_event``, ``watches_per_event`` (one per cache: 4 in the
+  source, 3 per linked cluster), ``writes_per_event``.
 """
 
 from __future__ import annotations
@@ -101,10 +106,13 @@ class Sizes:
     writes_clusters: int  # the reconciler topology (FakeCluster)
     writes_per_cluster: int
     writes_changes: int  # remote edits for writes_per_change
+    #: (clusters, Services per cluster) of the runtime's event figure, and its edits.
+    reconciler_sizes: tuple[tuple[int, int], ...] = ((10, 200),)
+    reconciler_edits: int = 50
 
 
 QUICK = Sizes("quick", 10, 1000, 10, 5, 2, 200, 4, 100, 20)
-FULL = Sizes("full", 100, 1000, 10, 5, 3, 500, 10, 200, 50)
+FULL = Sizes("full", 100, 1000, 10, 5, 3, 500, 10, 200, 50, ((10, 200), (100, 1000)), 50)
 
 
 def _log(message: str) -> None:
@@ -356,6 +364,69 @@ def writes(sizes: Sizes) -> dict[str, Any]:
     }
 
 
+def reconciler_events(clusters: int, per_cluster: int, edits: int) -> dict[str, Any]:
+    """Remote edits through the whole runtime: ``Reconciler.run_events`` over
+    ``FakeCluster`` (the watches polled, the incremental planner, the writes), per event.
+
+    The source starts settled (the plan applied to it), so the Reconciler's first run
+    lists every cluster and writes nothing; each edit is then one remote Service label
+    (its mirror Service and Endpoints both change), applied as a user would, untimed."""
+    from meshmirror.backends.memory import FakeCluster
+    from meshmirror.manifest import cluster_state, to_manifest
+    from meshmirror.reconcile import ManualClock, Reconciler
+
+    topo = generate(clusters, per_cluster, seed=11)
+    clock = ManualClock(0.0)
+    fakes = {n: FakeCluster.from_manifests(n, [d], clock=clock) for n, d in topo.clusters.items()}
+    source = fakes[SOURCE]
+    remotes = {n: c for n, c in fakes.items() if n != SOURCE}
+    states = {n: cluster_state(n, c.dump()) for n, c in fakes.items()}
+    src, rem = split(states)
+    source.apply([to_manifest(o) for o in plan(src, rem).objects])
+    del states, src, rem
+    r = Reconciler(source=source, remotes=remotes, clock=clock, relist_period=None)
+    start = time.perf_counter()
+    first = r.run_once()
+    cold = time.perf_counter() - start
+    picked = []
+    for name in sorted(remotes):
+        for doc in remotes[name].dump():
+            labels = doc["metadata"].get("labels") or {}
+            if doc["kind"] == "Service" and labels.get("mirror.linkerd.io/exported") == "true":
+                picked.append((name, doc))
+                break
+    for c in fakes.values():
+        c.reset_counters()
+    times: list[float] = []
+    written = 0
+    for i in range(edits):
+        name, doc = picked[i % len(picked)]
+        doc["metadata"]["labels"]["example.com/edit"] = str(i)
+        remotes[name].apply([doc])
+        t = time.perf_counter()
+        report = r.run_events()
+        times.append(time.perf_counter() - t)
+        written += report.writes
+    times.sort()
+    full_runs = r.full_runs - 1  # after the first run, during the edits
+    lists = sum(c.requests["list"] for c in fakes.values())
+    watches = sum(c.requests["watch"] for c in fakes.values())
+    return {
+        "services": sum(1 for c in remotes.values() for d in c.dump() if d["kind"] == "Service"),
+        "resync_writes_after": r.run_once().writes,  # 0: the events missed nothing
+        "clusters": clusters,
+        "first_run_s": round(cold, 3),
+        "first_run_writes": first.writes,
+        "event_p50_s": times[len(times) // 2],
+        "event_max_s": times[-1],
+        "lists_per_event": lists / edits,
+        "watches_per_event": watches / edits,
+        "writes_per_event": written / edits,
+        "full_runs_during_edits": full_runs,
+        "edits": edits,
+    }
+
+
 # -- the run ----------------------------------------------------------------------------
 
 
@@ -461,6 +532,10 @@ def measure(
     if with_writes:
         _log("reconciler writes")
         out.update(writes(sizes))
+        _log("reconciler events")
+        out["reconciler_events"] = [
+            reconciler_events(c, n, sizes.reconciler_edits) for c, n in sizes.reconciler_sizes
+        ]
     else:
         out["noop_resync_writes"] = None
 

@@ -30,6 +30,7 @@ DECISIONS = (
     "plan",
     "diff",
     "incremental",
+    "decide",
     "topology",
     "checks",
     "resolve",

@@ -1171,10 +1171,11 @@ def test_run_forever_syncs_until_stopped() -> None:
                 break
         stop.set()
         await asyncio.wait_for(task, timeout=5)
-        return w.west.requests["list"]
+        return w.west.requests["list"], w.west.requests["watch"]
 
-    lists = asyncio.run(main())
-    assert lists > 8
+    lists, watches = asyncio.run(main())
+    assert lists == 4  # Namespaces, Services, Endpoints, Links: once; then watched
+    assert watches >= 4  # the late Service came through the watches
     w.assert_matches_plan()
 
 
@@ -1222,3 +1223,55 @@ def test_manual_clock_drives_fake_cluster_timestamps() -> None:
     created = w.get("Service", "web-east")
     assert created is not None
     assert created["metadata"]["creationTimestamp"] == "2023-11-15T22:13:20Z"
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+def test_an_event_lists_nothing_and_writes_only_what_changed() -> None:
+    w = standard()
+    w.settle()
+    for cluster in (w.west, *w.remotes.values()):
+        cluster.reset_counters()
+    w.east.apply([svc("web", team="a")])
+    report = w.reconciler.run_events()
+    assert written(report) == refs("Service shop/web-east")
+    assert all(c.requests["list"] == 0 for c in (w.west, *w.remotes.values()))
+    assert w.reconciler.run_events().writes == 0  # the write's own echo changes nothing
+    w.assert_matches_plan()
+
+
+def test_a_hand_edit_or_deletion_of_an_owned_object_is_repaired_by_the_next_event() -> None:
+    w = standard()
+    w.settle()
+    doc = w.get("Service", "web-east")
+    assert doc is not None
+    doc["metadata"]["labels"]["edited"] = "by-hand"
+    w.west.apply([doc])
+    w.west.remove("Endpoints", "shop", "web-north")
+    report = w.reconciler.run_events()
+    assert written(report) == refs("Service shop/web-east", "Endpoints shop/web-north")
+    w.assert_matches_plan()
+
+
+def test_a_refused_write_is_not_retried_in_a_tight_loop() -> None:
+    from meshmirror.backends.memory import Invalid
+
+    w = World({"east": [svc("web")]})
+    calls: list[str] = []
+
+    def refuse(verb: str, args: tuple[Any, ...]) -> None:
+        calls.append(args[0]["kind"])
+        if args[0]["kind"] == "Endpoints":
+            raise Invalid("west", "refused by an admission webhook")
+
+    w.reconciler = w.fresh(source=Hooked(w.west, refuse), backoff_max=60.0)
+    first = w.run()
+    assert first.created == (ObjectRef("Service", "shop", "web-east"),)
+    assert len(first.failed) == 1
+    again = w.run()
+    assert calls == ["Service", "Endpoints"]  # not sent again
+    assert again.failed and "refused before" in again.failed[0]
+    w.clock.advance(61)
+    w.run()
+    assert calls == ["Service", "Endpoints", "Endpoints"]  # after backoff_max, once more

@@ -5,13 +5,16 @@ source ``west`` and the remotes ``east`` and ``north``): it creates, updates, de
 relabels remote Services (gateway, remote-discovery, federated members, remote mirrors),
 changes remote Endpoints, adds and removes Links, creates and deletes namespaces, edits
 and deletes owned mirrors by hand, adds unowned local objects with clashing names,
-injects every fault kind, partitions clusters, advances the clock, restarts the
-reconciler and runs it. Checked at every step: nothing is ever written to a remote, no
-object the source held unowned before a run is written or deleted by it, writes are only
-owned Services/Endpoints (and Namespaces when namespace creation is on), an unreachable
-remote's mirrors are not deleted while its Link stands, and past the grace its gateway
-Endpoints have no ready address. After faults stop, the reconciler settles, the
-source's owned objects equal ``plan(...)`` exactly, and a further run writes nothing.
+injects every fault kind (410s that force a re-list and dropped watches included),
+partitions clusters, advances the clock, restarts the reconciler and runs it (a full
+comparison, or only the events the watches delivered). Checked at every step: the
+incremental planner holds exactly ``plan()`` of the state the reconciler has cached;
+nothing is ever written to a remote, no object the source held unowned before a run is
+written or deleted by it, writes are only owned Services/Endpoints (and Namespaces when
+namespace creation is on), an unreachable remote's mirrors are not deleted while its
+Link stands, and past the grace its gateway Endpoints have no ready address. After
+faults stop, the reconciler settles, its caches equal the clusters, the source's owned
+objects equal ``plan(...)`` exactly, and a further run writes nothing.
 
 ``nox -s soak`` (``-k stateful``) runs it far longer.
 """
@@ -22,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import attrs
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -451,6 +455,12 @@ class ReconcilerMachine(RuleBasedStateMachine):
         self._run_once()
 
     @rule()
+    def run_events(self) -> None:
+        """What the watches delivered since the last run, and only that."""
+        STATS["steps"] += 1
+        self._checked(lambda: (self.reconciler.run_events(),))
+
+    @rule()
     def run_until_idle(self) -> None:
         STATS["steps"] += 1
         self._checked(lambda: self.reconciler.run_until_idle(max_rounds=3).runs)
@@ -467,6 +477,8 @@ class ReconcilerMachine(RuleBasedStateMachine):
         links = {t for t in REMOTES if ("Link", LINKS_NS, t) in before}
         start = len(self.west.writes)
         reports = run()
+        if reports[-1].ok:
+            self._check_planner()
         new = self.west.writes[start:]
         STATS["runs"] += len(reports)
         STATS["writes"] += len(new)
@@ -486,6 +498,20 @@ class ReconcilerMachine(RuleBasedStateMachine):
             if report.ok:
                 self._check_partition(report, before, links, last=i == len(reports) - 1)
         return reports[-1]
+
+    def _check_planner(self) -> None:
+        """The incremental planner holds exactly what ``plan()`` says of the very state
+        the reconciler has cached (after every run that read the source)."""
+        held = self.reconciler.planned_objects()
+        if held is None:
+            return  # to be rebuilt from the caches by the next run
+        source, remotes = self.reconciler.cached_states()
+        options = attrs.evolve(
+            self.options, dead_gateways=self.options.dead_gateways | self.reconciler.dead_gateways
+        )
+        want = list(plan(source, remotes, options=options).objects)
+        assert held == want
+        STATS["planner_checks"] += 1
 
     def _check_partition(
         self,
@@ -531,8 +557,22 @@ class ReconcilerMachine(RuleBasedStateMachine):
         self.heal()
         last = self._checked(lambda: self.reconciler.run_until_idle(max_rounds=8).runs)
         assert last.settled, f"not settled: {last}"
+        self._assert_caches_are_the_clusters()
         self._assert_matches_plan()
         assert self._run_once().writes == 0
+
+    def _assert_caches_are_the_clusters(self) -> None:
+        """Lists, resumed watches and 410 re-lists left every cache equal to its cluster."""
+        source, remotes = self.reconciler.cached_states()
+        real = cluster_state("west", self.west.dump())
+        assert dict(source.services) == dict(real.services)
+        assert dict(source.endpoints) == dict(real.endpoints)
+        assert dict(source.namespaces) == dict(real.namespaces)
+        assert dict(source.links) == dict(real.links)
+        for name, cached in remotes.items():
+            state = cluster_state(name, self.clusters[name].dump())
+            assert dict(cached.services) == dict(state.services)
+            assert dict(cached.endpoints) == dict(state.endpoints)
 
     def _assert_matches_plan(self) -> None:
         source = cluster_state("west", self.west.dump())

@@ -17,7 +17,7 @@ meshmirror computes it from the current members alone (DESIGN.md section 7):
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
 
@@ -31,7 +31,7 @@ from meshmirror.model import (
     ObjectRef,
     Service,
     ServicePort,
-    _linkerd_selector,
+    linkerd_selector,
 )
 from meshmirror.names import federated_name, service_name_problem
 from meshmirror.scheme import Scheme
@@ -152,6 +152,25 @@ def _conflicts(ref: ObjectRef, members: Sequence[Member]) -> list[Conflict]:
     return out
 
 
+def selected_members(
+    source: ClusterState, links: Sequence[tuple[Link, ClusterState]], local_selector: Selector
+) -> Iterator[tuple[int, Member]]:
+    """Every Service a federated selector picks, as (position, member): position -1 for
+    the source's own (``local_selector``), else the index of its Link in ``links``
+    (``federatedServiceSelector``; absent or empty selects nothing). The source first,
+    then each Link in order; the checks of :func:`federate` come after."""
+    for svc in source.services.values():
+        if local_selector.matches(svc.labels):
+            yield -1, Member(source.name, svc, local=True)
+    for pos, (link, remote) in enumerate(links):
+        federates = linkerd_selector(link.federated_service_selector)  # link.federates
+        if federates.is_nothing():
+            continue
+        for svc in remote.services.values():
+            if federates.matches(svc.labels):
+                yield pos, Member(link.target_cluster_name, svc, local=False, link=link)
+
+
 def federate(
     source: ClusterState,
     links: Sequence[tuple[Link, ClusterState]],
@@ -215,16 +234,8 @@ def federate(
 
     # Unsorted: each (namespace, name) has one Service per cluster, so the members of a
     # name come in link order whatever the order within a cluster, and groups are sorted.
-    for svc in source.services.values():
-        if local_selector.matches(svc.labels):
-            consider(Member(source.name, svc, local=True))
-    for link, remote in links:
-        federates = _linkerd_selector(link.federated_service_selector)  # link.federates
-        if federates.is_nothing():
-            continue
-        for svc in remote.services.values():
-            if federates.matches(svc.labels):
-                consider(Member(link.target_cluster_name, svc, local=False, link=link))
+    for _, member in selected_members(source, links, local_selector):
+        consider(member)
 
     planned: list[tuple[Federation, Service]] = []
     conflicts: list[Conflict] = []

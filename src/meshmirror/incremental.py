@@ -41,41 +41,43 @@ from __future__ import annotations
 import heapq
 from bisect import insort
 from collections.abc import Iterable, Mapping
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
 from meshmirror.diff import Changes, Update, same
-from meshmirror.federated import federate
+from meshmirror.federated import federate, selected_members
 from meshmirror.labels import Selector
-from meshmirror.mirror import Candidate, Resolver, _LinkContext, _mirror_one, _Pool, resolve_gateway
+from meshmirror.mirror import Candidate, LinkContext, Pool, Resolver, mirror_one, resolve_gateway
 from meshmirror.model import (
     ClusterState,
     Endpoints,
     Namespace,
+    ObjectRef,
     Service,
-    _linkerd_selector,
+    linkerd_selector,
 )
 from meshmirror.plan import (
+    Plan,
     PlannedObject,
     PlanOptions,
-    _admit,
-    _federated_unit,
-    _in_order,
-    _mirror_unit,
-    _Unit,
+    Unit,
+    admit,
+    federated_unit,
+    in_order,
+    mirror_unit,
     parse_local_selector,
 )
 from meshmirror.scheme import LINKERD, Scheme
 
-__all__ = ["PlanIndex", "RemoteChange", "replan"]
+__all__ = ["Name", "PlanIndex", "RemoteChange", "replan", "replan_names"]
 
 #: Plan order of a unit: (0, link position, remote namespace, remote name) for mirrors,
 #: (1, 0, namespace, member name) for federated Services.
 _UnitKey: TypeAlias = tuple[int, int, str, str]
-_LOCAL = -1  # the source's own federated member, in a members table
+_LOCAL = -1  # the source's own federated member, in a members table (selected_members)
 #: An object's (kind, namespace, name).
-_Name: TypeAlias = tuple[str, str, str]
+Name: TypeAlias = tuple[str, str, str]
 
 
 @attrs.frozen
@@ -141,7 +143,7 @@ def _endpoints(state: ClusterState) -> dict[tuple[str, str], Endpoints]:
     return table
 
 
-def _same_kinds(old: _Unit, new: _Unit) -> bool:
+def _same_kinds(old: Unit, new: Unit) -> bool:
     """Whether two units with the same names plan the same objects by kind and name: two
     mirrors of one mode (or two federated Services)."""
     a, b = old.mirror, new.mirror
@@ -171,6 +173,7 @@ class PlanIndex:
         "_links",
         "_local_selector",
         "_members",
+        "_mirror_counts",
         "_ns_units",
         "_options",
         "_owner",
@@ -194,24 +197,26 @@ class PlanIndex:
         self._options = options
         self._source = _own_copy(source)
         self._remotes = {name: _own_copy(state) for name, state in remotes.items()}
-        self._links: list[_LinkContext] = []
+        self._links: list[LinkContext] = []
         self._federates: list[Selector] = []
         self._by_target: dict[str, list[int]] = {}
         self._local_selector = parse_local_selector(options.local_federated_selector, scheme)
-        self._units: dict[_UnitKey, _Unit] = {}
+        self._units: dict[_UnitKey, Unit] = {}
         # By the (namespace, name) a unit takes: the units that want it, the one holding it.
         self._wants: dict[tuple[str, str], list[_UnitKey]] = {}
         self._owner: dict[tuple[str, str], _UnitKey] = {}
         # The admitted units (a subset of _units): one lookup tells an event both.
-        self._kept: dict[_UnitKey, _Unit] = {}
-        self._planned: dict[_Name, Service | Endpoints] = {}
+        self._kept: dict[_UnitKey, Unit] = {}
+        self._planned: dict[Name, Service | Endpoints] = {}
         # Admitted units (and their targets) in namespaces the source lacks: those
         # namespaces are planned (namespace creation), labelled after the first unit.
         self._ns_units: dict[str, dict[_UnitKey, str]] = {}
         # Federated members by (namespace, name): link position (or _LOCAL) -> Service.
         self._members: dict[tuple[str, str], dict[int, Service]] = {}
+        # Admitted mirrors per link position (status counts without a scan).
+        self._mirror_counts: dict[int, int] = {}
 
-        pool = _Pool()
+        pool = Pool()
         for link in self._source.sorted_links():
             target = link.target_cluster_name
             remote = self._remotes.get(target)
@@ -219,7 +224,7 @@ class PlanIndex:
                 continue  # the full plan skips it too (UnknownCluster)
             self._by_target.setdefault(target, []).append(len(self._links))
             self._links.append(
-                _LinkContext(
+                LinkContext(
                     link,
                     remote,
                     self._source,
@@ -230,23 +235,17 @@ class PlanIndex:
                     pool,
                 )
             )
-            self._federates.append(_linkerd_selector(link.federated_service_selector))
+            self._federates.append(linkerd_selector(link.federated_service_selector))
 
         for pos, ctx in enumerate(self._links):
             for (namespace, name), svc in ctx.remote.services.items():
                 unit = self._mirror_unit(pos, svc)
                 if unit is not None:
                     self._add_unit((0, pos, namespace, name), unit)
-        for key, svc in self._source.services.items():
-            if self._local_selector.matches(svc.labels):
-                self._members.setdefault(key, {})[_LOCAL] = svc
-        for pos, ctx in enumerate(self._links):
-            selector = self._federates[pos]
-            if selector.is_nothing():
-                continue
-            for key, svc in ctx.remote.services.items():
-                if selector.matches(svc.labels):
-                    self._members.setdefault(key, {})[pos] = svc
+        linked = [(ctx.link, ctx.remote) for ctx in self._links]
+        for pos, member in selected_members(self._source, linked, self._local_selector):
+            svc = member.service
+            self._members.setdefault((svc.namespace, svc.name), {})[pos] = svc
         for namespace, name in self._members:
             unit = self._federated_unit((namespace, name))
             if unit is not None:
@@ -291,7 +290,7 @@ class PlanIndex:
             ns = self._planned_namespace(namespace)
             if ns is not None:
                 out.append(ns)
-        return _in_order(out)
+        return in_order(out)
 
     def __len__(self) -> int:
         return len(self._planned)
@@ -322,16 +321,95 @@ class PlanIndex:
             else:
                 endpoints.pop((gone.namespace, gone.name), None)
 
+    def planned(self, ref: ObjectRef) -> PlannedObject | None:
+        """The planned object ``ref`` names (``plan(...).get(ref)``), or None."""
+        if ref.kind == "Namespace":
+            return self._planned_namespace(ref.name)
+        return self._planned.get((ref.kind, ref.namespace, ref.name))
+
+    def mirror_counts(self) -> dict[ObjectRef, int]:
+        """The planned mirrors per Link (kept as units come and go: no scan)."""
+        return {self._links[pos].link.ref: n for pos, n in self._mirror_counts.items() if n}
+
+    def to_plan(self) -> Plan:
+        """``plan(...)`` of the current states: its objects, mirrors and federated
+        Services (not its skips and conflicts, which only :func:`~meshmirror.plan.plan`
+        explains)."""
+        units = [self._kept[k] for k in sorted(self._kept)]
+        return Plan(
+            source=self._source.name,
+            objects=tuple(self.objects()),
+            mirrors=tuple(u.mirror for u in units if u.mirror is not None),
+            federated=tuple(u.federation for u in units if u.federation is not None),
+        )
+
+    def changes(self, names: Iterable[Name]) -> Changes:
+        """What the source needs for the objects ``names`` (kind, namespace, name) name:
+        :func:`~meshmirror.diff.diff` restricted to them."""
+        return self._changes(names)
+
+    def source_changed(
+        self, kind: str, namespace: str, name: str, obj: Service | Endpoints | None
+    ) -> set[Name] | None:
+        """The source's ``kind`` ``namespace/name`` is now ``obj`` (None: gone), as its
+        watch or a write says. The names whose plan or state changed (give them to
+        :meth:`changes`), or None for a change the index does not follow (a kind other
+        than Service and Endpoints: a Namespace or a Link needs a new index).
+
+        An owned object is only compared with, except that a headless mirror's Endpoints
+        carry its per-pod mirrors' cluster IPs (the mirrors that take the name are
+        planned again); an object we do not own may block the units that want its name
+        (their admission is settled again), and a local federated member re-plans its
+        federated Service."""
+        if kind not in ("Service", "Endpoints"):
+            return None
+        src = self._source
+        table: dict[tuple[str, str], Any] = _services(src) if kind == "Service" else _endpoints(src)
+        key = (namespace, name)
+        old = table.get(key)
+        if obj is None:
+            table.pop(key, None)
+        else:
+            table[key] = obj
+        touched: set[Name] = {(kind, namespace, name)}
+        updates: list[tuple[_UnitKey, Unit | None]] = []
+        if kind == "Service":
+            # A headless mirror's Endpoints carry its per-pod mirrors' cluster IPs.
+            for ukey in self._wants.get(key, ()):
+                if ukey[0] == 0:
+                    remote = self._links[ukey[1]].remote
+                    svc = remote.services.get((ukey[2], ukey[3]))
+                    updates.append((ukey, self._mirror_unit(ukey[1], svc)))
+            selector = self._local_selector
+            if any(o is not None and selector.matches(o.labels) for o in (old, obj)):
+                # A local federated member came, went or changed.
+                members = self._members.setdefault(key, {})
+                if obj is not None and selector.matches(obj.labels):
+                    assert isinstance(obj, Service)
+                    members[_LOCAL] = obj
+                else:
+                    members.pop(_LOCAL, None)
+                if not members:
+                    del self._members[key]
+                updates.append(((1, 0, namespace, name), self._federated_unit(key)))
+        scheme = self._scheme
+        owned = all(o is None or scheme.is_owned(o.labels) for o in (old, obj))
+        # An object we do not own blocks the units that want its name (or stops doing so).
+        recheck = () if owned else list(self._wants.get(key, ()))
+        if updates or recheck:
+            self._replace(updates, touched, recheck)
+        return touched
+
     # -- units ------------------------------------------------------------------------
 
-    def _mirror_unit(self, pos: int, svc: Service | None) -> _Unit | None:
+    def _mirror_unit(self, pos: int, svc: Service | None) -> Unit | None:
         if svc is None:
             return None
         ctx = self._links[pos]
-        result = _mirror_one(ctx, svc)
-        return _mirror_unit(result, ctx.target) if isinstance(result, Candidate) else None
+        result = mirror_one(ctx, svc)
+        return mirror_unit(result, ctx.target) if isinstance(result, Candidate) else None
 
-    def _federated_unit(self, key: tuple[str, str]) -> _Unit | None:
+    def _federated_unit(self, key: tuple[str, str]) -> Unit | None:
         members = self._members.get(key)
         if not members:
             return None
@@ -355,9 +433,9 @@ class PlanIndex:
         if not federations:
             return None
         federation, service = federations[0]
-        return _federated_unit(federation, service)
+        return federated_unit(federation, service)
 
-    def _add_unit(self, ukey: _UnitKey, unit: _Unit) -> None:
+    def _add_unit(self, ukey: _UnitKey, unit: Unit) -> None:
         self._units[ukey] = unit
         for key in unit.keys:
             insort(self._wants.setdefault(key, []), ukey)
@@ -370,23 +448,23 @@ class PlanIndex:
             if not wanting:
                 del self._wants[name]
 
-    def _admissible(self, ukey: _UnitKey, unit: _Unit) -> bool:
+    def _admissible(self, ukey: _UnitKey, unit: Unit) -> bool:
         claimed = {}
         for name in unit.keys:
             owner = self._owner.get(name)
             if owner is not None and owner < ukey:
                 claimed[name] = self._units[owner].owner
-        return _admit(self._source, unit, claimed, self._scheme, self._options) is None
+        return admit(self._source, unit, claimed, self._scheme, self._options) is None
 
-    def _claim(
-        self, ukey: _UnitKey, unit: _Unit, touched: set[_Name], heap: list[_UnitKey]
-    ) -> None:
+    def _claim(self, ukey: _UnitKey, unit: Unit, touched: set[Name], heap: list[_UnitKey]) -> None:
         for key in unit.keys:
             holder = self._owner.get(key)
             if holder is not None and holder != ukey:
                 self._release(holder, touched, heap)  # a later unit loses the name
                 heapq.heappush(heap, holder)
             self._owner[key] = ukey
+        if ukey[0] == 0 and ukey not in self._kept:
+            self._mirror_counts[ukey[1]] = self._mirror_counts.get(ukey[1], 0) + 1
         self._kept[ukey] = unit
         for o in unit.objects:
             name = (o.kind, o.namespace, o.name)
@@ -396,9 +474,10 @@ class PlanIndex:
             self._ns_units.setdefault(unit.namespace, {})[ukey] = unit.target
             touched.add(("Namespace", "", unit.namespace))
 
-    def _release(self, ukey: _UnitKey, touched: set[_Name], heap: list[_UnitKey]) -> None:
+    def _release(self, ukey: _UnitKey, touched: set[Name], heap: list[_UnitKey]) -> None:
         unit = self._units[ukey]
-        self._kept.pop(ukey, None)
+        if self._kept.pop(ukey, None) is not None and ukey[0] == 0:
+            self._mirror_counts[ukey[1]] -= 1
         for key in unit.keys:
             if self._owner.get(key) == ukey:
                 del self._owner[key]
@@ -417,11 +496,16 @@ class PlanIndex:
                 del self._ns_units[unit.namespace]
 
     def _replace(
-        self, updates: Iterable[tuple[_UnitKey, _Unit | None]], touched: set[_Name]
+        self,
+        updates: Iterable[tuple[_UnitKey, Unit | None]],
+        touched: set[Name],
+        recheck: Iterable[_UnitKey] = (),
     ) -> None:
         """Put the new units in, then settle, in plan order, every unit whose admission
-        may have changed (only units that share a name with a changed one)."""
-        heap: list[_UnitKey] = []
+        may have changed (only units that share a name with a changed one, and those in
+        ``recheck``: the source changed under them)."""
+        heap: list[_UnitKey] = list(recheck)
+        heapq.heapify(heap)
         for ukey, unit in updates:
             old = self._kept.get(ukey)
             if (
@@ -491,7 +575,7 @@ class PlanIndex:
             namespace, labels={s.mirrored_service_label: s.true_value, s.cluster_name_label: first}
         )
 
-    def _changes(self, touched: Iterable[_Name]) -> Changes:
+    def _changes(self, touched: Iterable[Name]) -> Changes:
         """diff() restricted to ``touched``."""
         creates: list[PlannedObject] = []
         updates: list[Update] = []
@@ -531,9 +615,16 @@ def replan(index: PlanIndex, change: RemoteChange) -> Changes:
     remote state and plan); call :meth:`PlanIndex.applied` once the source holds the
     result.
     """
+    return index.changes(replan_names(index, change))
+
+
+def replan_names(index: PlanIndex, change: RemoteChange) -> set[Name]:
+    """:func:`replan` without the diff: apply the change to ``index`` and return the
+    names (kind, namespace, name) whose plan changed, for :meth:`PlanIndex.changes`
+    (a caller folding many changes diffs once, at the end)."""
     remote = index._remotes.get(change.cluster)
     if remote is None:
-        return Changes()
+        return set()
     key = (change.namespace, change.name)
     obj = change.obj
     if change.kind == "Service":
@@ -549,7 +640,7 @@ def replan(index: PlanIndex, change: RemoteChange) -> Changes:
         _endpoints(remote)[key] = obj
     positions = index._by_target.get(change.cluster, ())
     svc = remote.services.get(key)
-    updates: list[tuple[_UnitKey, _Unit | None]] = [
+    updates: list[tuple[_UnitKey, Unit | None]] = [
         ((0, pos, change.namespace, change.name), index._mirror_unit(pos, svc)) for pos in positions
     ]
     if change.kind == "Service":
@@ -569,6 +660,6 @@ def replan(index: PlanIndex, change: RemoteChange) -> Changes:
             del index._members[key]
         if changed:
             updates.append(((1, 0, change.namespace, change.name), index._federated_unit(key)))
-    touched: set[_Name] = set()
+    touched: set[Name] = set()
     index._replace(updates, touched)
-    return index._changes(touched)
+    return touched

@@ -483,6 +483,27 @@ def _endpoint_slice_parts(
     return (namespace, service), name, endpoints
 
 
+def endpoint_slice(doc: Mapping[str, Any]) -> tuple[tuple[str, str], str, Endpoints] | None:
+    """One EndpointSlice as (its Service's (namespace, name), the slice's name, an
+    Endpoints of its one subset); None for a slice no Service owns. Raises
+    :class:`ManifestError` when malformed."""
+    return _endpoint_slice_parts(doc)
+
+
+def fold_endpoint_slices(pieces: Iterable[tuple[str, Endpoints]]) -> Endpoints:
+    """The Endpoints a Service's slices (``(slice name, endpoint_slice(...)[2])``, at least
+    one) are read as: one subset per slice, slices in name order, metadata of the first."""
+    ordered = sorted(pieces, key=lambda piece: piece[0])
+    first = ordered[0][1]
+    return Endpoints(
+        namespace=first.namespace,
+        name=first.name,
+        labels=first.labels,
+        subsets=tuple(s for _, e in ordered for s in e.subsets),
+        resource_version=first.resource_version,
+    )
+
+
 # -- fast paths -----------------------------------------------------------------------
 # The readers above check every field and say exactly what is wrong. The readers below
 # take the common, well-formed case (plain dicts, lists and strings, as json.loads and
@@ -1054,15 +1075,7 @@ def _cluster_state(
                     ref=f"EndpointSlice {key[0]}/{slice_name}",
                 )
             by_name[slice_name] = eps
-        pieces = sorted(by_name.items())
-        first = pieces[0][1]
-        endpoints[key] = Endpoints(
-            namespace=first.namespace,
-            name=first.name,
-            labels=first.labels,
-            subsets=tuple(s for _, e in pieces for s in e.subsets),
-            resource_version=first.resource_version,
-        )
+        endpoints[key] = fold_endpoint_slices(by_name.items())
     for kind in tables:
         clash = clashes.get(kind)
         if clash is not None:

@@ -27,7 +27,7 @@ from meshmirror.model import (
     Service,
     ServicePort,
     _frozen_sorted,
-    _linkerd_selector,
+    linkerd_selector,
 )
 from meshmirror.names import (
     endpoint_ip_problem,
@@ -391,7 +391,7 @@ def _ports_problem(ports: Sequence[ServicePort]) -> str | None:
     return None
 
 
-class _Pool:
+class Pool:
     """Values many mirrors of one plan share, interned by value: mirrored ports and
     gateway Endpoints ports. Lives for one :func:`~meshmirror.plan.plan` call."""
 
@@ -481,7 +481,7 @@ def _sorted_map(data: dict[str, str]) -> FrozenMap[str]:
     return _frozen_sorted(sorted(data.items()))
 
 
-class _LinkContext:
+class LinkContext:
     """One Link while its mirrors are planned, with the values those mirrors share
     (gateway subsets, mirrored ports), computed once. Lives for one
     :func:`mirror_link` call."""
@@ -517,7 +517,7 @@ class _LinkContext:
         gateway: Gateway,
         gateway_alive: bool,
         enable_headless: bool,
-        pool: _Pool | None = None,
+        pool: Pool | None = None,
     ) -> None:
         self.link = link
         self.remote = remote
@@ -528,13 +528,13 @@ class _LinkContext:
         self.enable_headless = enable_headless
         self.target = link.target_cluster_name
         self.link_ref = link.ref
-        self._exports = _linkerd_selector(link.selector)
-        self._discovers = _linkerd_selector(link.remote_discovery_selector)
+        self._exports = linkerd_selector(link.selector)
+        self._discovers = linkerd_selector(link.remote_discovery_selector)
         self._reserved = _reserved_check(scheme)
         self._excluded_labels = _exclusion_check(link.excluded_labels)
         # id(remote ports tuple) -> (that tuple, mirrored ports, gateway subsets)
         self._shared: dict[int, tuple[Any, Any, Any]] = {}
-        self._pool = _Pool() if pool is None else pool
+        self._pool = Pool() if pool is None else pool
         # id(a pooled mirrored ports tuple) -> this Link's gateway subsets for it
         self._subsets: dict[int, tuple[EndpointSubset, ...]] = {}
         self._addresses = tuple([EndpointAddress(ip) for ip in gateway.addresses])
@@ -672,7 +672,7 @@ class _LinkContext:
         )
 
 
-def _name_skip(ctx: _LinkContext, svc: Service, name: str, what: str) -> Skip | None:
+def _name_skip(ctx: LinkContext, svc: Service, name: str, what: str) -> Skip | None:
     problem = service_name_problem(name)
     if problem is None:
         return None
@@ -686,7 +686,7 @@ def _name_skip(ctx: _LinkContext, svc: Service, name: str, what: str) -> Skip | 
     )
 
 
-def _gateway_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate | Skip:
+def _gateway_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate | Skip:
     gw = ctx.gateway
     if not gw.usable:
         assert gw.code is not None
@@ -715,7 +715,7 @@ def _gateway_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate 
 
 
 def _pod_mirror_version(
-    ctx: _LinkContext, existing: Service | None, headless_name: str, current: str
+    ctx: LinkContext, existing: Service | None, headless_name: str, current: str
 ) -> str:
     """A per-pod mirror's remote-resource-version: the remote Endpoints' version when it
     was created. Linkerd never updates an existing per-pod mirror's version, so one of
@@ -730,7 +730,7 @@ def _pod_mirror_version(
     return existing.annotations.get(s.remote_resource_version_annotation) or current
 
 
-def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate | Skip | None:
+def _headless_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate | Skip | None:
     """Linkerd's headless path, or None when the Service is mirrored like any other."""
     eps = ctx.remote.endpoints_of(svc.namespace, svc.name)
     if eps is None or ctx.scheme.headless_endpoints_label not in eps.labels:
@@ -869,7 +869,7 @@ def _headless_candidate(ctx: _LinkContext, svc: Service, name: str) -> Candidate
     return Candidate(mirror, (service, endpoints, *pods), tuple(skips))
 
 
-def _remote_value_problem(ctx: _LinkContext, svc: Service, discovery: bool) -> str | None:
+def _remote_value_problem(ctx: LinkContext, svc: Service, discovery: bool) -> str | None:
     """What of ``svc`` the API server would refuse on its mirror, or None."""
     if svc.type not in _SERVICE_TYPES:
         return f"spec.type {svc.type!r} is not one of {', '.join(_SERVICE_TYPES)}"
@@ -916,7 +916,7 @@ def _remote_value_problem(ctx: _LinkContext, svc: Service, discovery: bool) -> s
     return None
 
 
-def _mirror_one(ctx: _LinkContext, svc: Service) -> Candidate | Skip | None:
+def mirror_one(ctx: LinkContext, svc: Service) -> Candidate | Skip | None:
     link = ctx.link
     discovery = ctx.discovers(svc.labels)
     if not discovery and not ctx.exports(svc.labels):
@@ -970,19 +970,19 @@ def mirror_link(
     gateway: Gateway,
     gateway_alive: bool = True,
     enable_headless_services: bool = False,
-    pool: _Pool | None = None,
+    pool: Pool | None = None,
 ) -> tuple[list[Candidate], list[Skip]]:
     """Every mirror ``link`` asks for from ``remote``, in remote (namespace, name)
     order, and the skips of Services it selects but cannot mirror.
 
     ``pool`` shares equal values between the mirrors of several Links (one per plan)."""
-    ctx = _LinkContext(
+    ctx = LinkContext(
         link, remote, source, scheme, gateway, gateway_alive, enable_headless_services, pool
     )
     candidates: list[Candidate] = []
     skips: list[Skip] = []
     for key in sorted(remote.services):
-        result = _mirror_one(ctx, remote.services[key])
+        result = mirror_one(ctx, remote.services[key])
         if result is None:
             continue
         if isinstance(result, Skip):

@@ -344,7 +344,7 @@ class ProbeSpec:
     failure_threshold: str | None = None
 
 
-def _linkerd_selector(selector: Selector | None) -> Selector:
+def linkerd_selector(selector: Selector | None) -> Selector:
     # Linkerd: an absent selector, or one with neither matchLabels nor matchExpressions,
     # selects nothing (the fix for linkerd2 #11309), unlike Kubernetes.
     if selector is None or selector.is_everything():
@@ -403,15 +403,15 @@ class Link:
 
     def exports(self, labels: Mapping[str, str]) -> bool:
         """Selected for a gateway-mode mirror by ``spec.selector``."""
-        return _linkerd_selector(self.selector).matches(labels)
+        return linkerd_selector(self.selector).matches(labels)
 
     def discovers(self, labels: Mapping[str, str]) -> bool:
         """Selected for a remote-discovery mirror by ``spec.remoteDiscoverySelector``."""
-        return _linkerd_selector(self.remote_discovery_selector).matches(labels)
+        return linkerd_selector(self.remote_discovery_selector).matches(labels)
 
     def federates(self, labels: Mapping[str, str]) -> bool:
         """A federated member by ``spec.federatedServiceSelector``."""
-        return _linkerd_selector(self.federated_service_selector).matches(labels)
+        return linkerd_selector(self.federated_service_selector).matches(labels)
 
 
 AnyObject: TypeAlias = Service | Endpoints | Namespace | Link | ConfigMap

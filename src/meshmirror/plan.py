@@ -35,8 +35,8 @@ from meshmirror.manifest import to_manifest
 from meshmirror.mirror import (
     Candidate,
     Mirror,
+    Pool,
     Resolver,
-    _Pool,
     mirror_link,
     resolve_gateway,
     unknown_target_skip,
@@ -141,7 +141,7 @@ class Plan:
         return plan_html(self)
 
 
-class _Unit(NamedTuple):
+class Unit(NamedTuple):
     """Objects that stand or fall together (a mirror with its Endpoints and per-pod
     Services, or a federated Service). A tuple: one is made per candidate."""
 
@@ -187,7 +187,7 @@ class _Unit(NamedTuple):
 _name = operator.attrgetter("name")
 
 
-def _in_order(objects: Iterable[PlannedObject]) -> list[PlannedObject]:
+def in_order(objects: Iterable[PlannedObject]) -> list[PlannedObject]:
     """``objects`` by (kind, namespace, name), the order of every output.
 
     Grouped by (kind, namespace), then each group by name: over twice as fast as one
@@ -242,7 +242,7 @@ def plan(
     options = options or PlanOptions()
     skips: list[Skip] = []
     linked: list[tuple[Link, ClusterState]] = []
-    pool = _Pool()
+    pool = Pool()
     # Units are settled as they come (in plan order): only what is admitted is kept.
     settle = _Settler(source, scheme, options, skips)
 
@@ -267,7 +267,7 @@ def plan(
         for c in candidates:
             if c.skips:
                 skips.extend(c.skips)
-            settle(_mirror_unit(c, target))
+            settle(mirror_unit(c, target))
         del candidates
 
     local_selector = parse_local_selector(options.local_federated_selector, scheme)
@@ -281,10 +281,10 @@ def plan(
     )
     skips.extend(fed_skips)
     for federation, service in federations:
-        settle(_federated_unit(federation, service))
+        settle(federated_unit(federation, service))
     del federations
 
-    objects = _in_order([*settle.objects, *settle.created_namespaces.values()])
+    objects = in_order([*settle.objects, *settle.created_namespaces.values()])
     feds = settle.federations
     kept_refs = {f.service for f in feds}
     return Plan(
@@ -299,9 +299,9 @@ def plan(
     )
 
 
-def _federated_unit(federation: Federation, service: Service) -> _Unit:
+def federated_unit(federation: Federation, service: Service) -> Unit:
     winner = federation.winner
-    return _Unit(
+    return Unit(
         names=(service.name,),
         objects=(service,),
         namespace=service.namespace,
@@ -311,9 +311,9 @@ def _federated_unit(federation: Federation, service: Service) -> _Unit:
     )
 
 
-def _mirror_unit(candidate: Candidate, target: str) -> _Unit:
+def mirror_unit(candidate: Candidate, target: str) -> Unit:
     m = candidate.mirror
-    return _Unit(m.names, candidate.objects, m.namespace, target, target, m)
+    return Unit(m.names, candidate.objects, m.namespace, target, target, m)
 
 
 class _Settler:
@@ -346,9 +346,9 @@ class _Settler:
         self.claimed: dict[tuple[str, str], Mirror | Federation] = {}
         self.created_namespaces: dict[str, Namespace] = {}
 
-    def __call__(self, unit: _Unit) -> None:
+    def __call__(self, unit: Unit) -> None:
         source = self.source
-        problem = _admit(source, unit, self.claimed, self.scheme, self.options)
+        problem = admit(source, unit, self.claimed, self.scheme, self.options)
         if problem is not None:
             self.skips.append(problem)
             return
@@ -384,9 +384,9 @@ def _describe(owner: Mirror | Federation) -> str:
     return f"federated Service {ref.namespace}/{ref.name}"
 
 
-def _admit(
+def admit(
     source: ClusterState,
-    unit: _Unit,
+    unit: Unit,
     claimed: Mapping[tuple[str, str], Mirror | Federation],
     scheme: Scheme,
     options: PlanOptions,

@@ -47,7 +47,7 @@ from typing import Any
 
 from meshmirror.codes import Conflict, Skip, SkipCode
 from meshmirror.federated import Federation, federate
-from meshmirror.model import ClusterState, Link, ObjectRef, Service, _linkerd_selector
+from meshmirror.model import ClusterState, Link, ObjectRef, Service, linkerd_selector
 from meshmirror.plan import Plan, PlanOptions, parse_local_selector
 from meshmirror.scheme import LINKERD, Scheme
 
@@ -304,9 +304,9 @@ class StatusIndex:
         mirrors: dict[tuple[str, str], _Outcome] = {}
         federated: dict[tuple[str, str], _Outcome] = {}
         # Linkerd's rule (absent or empty selects nothing), resolved once per Link.
-        discovers = _linkerd_selector(link.remote_discovery_selector).matches
-        exports = _linkerd_selector(link.selector).matches
-        federates = _linkerd_selector(link.federated_service_selector).matches
+        discovers = linkerd_selector(link.remote_discovery_selector).matches
+        exports = linkerd_selector(link.selector).matches
+        federates = linkerd_selector(link.federated_service_selector).matches
         for key, svc in remote.services.items():
             labels = svc.labels
             if discovers(labels) or exports(labels):

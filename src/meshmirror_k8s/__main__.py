@@ -44,6 +44,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {text}")
+    return value
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -85,7 +95,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-resolve", action="store_true", help="do not resolve gateway hostnames (a skip)"
     )
     p.add_argument("--cluster-name", default="source", help="the source's name in logs")
-    p.add_argument("--resync-period", type=_positive, default=60.0, metavar="SECONDS")
+    p.add_argument(
+        "--resync-period",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="a full comparison from the caches this often (no list; default 60)",
+    )
+    p.add_argument(
+        "--relist-period",
+        type=_positive,
+        default=3600.0,
+        metavar="SECONDS",
+        help="list every cluster again this often, watches or not (default 3600)",
+    )
+    p.add_argument(
+        "--write-concurrency",
+        type=_at_least_one,
+        default=8,
+        metavar="N",
+        help="writes in flight at once (a mirror's Service before its Endpoints; default 8)",
+    )
     p.add_argument("--unreachable-grace", type=float, default=300.0, metavar="SECONDS")
     p.add_argument("--request-timeout", type=_positive, default=30.0, metavar="SECONDS")
     p.add_argument("--watch-timeout", type=int, default=300, metavar="SECONDS")
@@ -148,6 +178,8 @@ def _config(args: argparse.Namespace) -> ControllerConfig:
         ),
         unreachable_grace=args.unreachable_grace,
         resync_period=args.resync_period,
+        relist_period=args.relist_period,
+        write_concurrency=args.write_concurrency,
         dry_run=args.dry_run,
         watch=not args.no_watch,
         probe_gateways=not args.no_gateway_probes,

@@ -1,18 +1,27 @@
-"""The controller: Links and credentials Secrets in, a :class:`Reconciler` driven over HTTP.
+"""The controller: Links and credentials Secrets in, one :class:`Reconciler` driven over HTTP.
 
-Each sync reads the Links in the controller's namespace and, for each, its credentials
-Secret (``spec.clusterCredentialsSecret``, by name), builds one read-only
-:class:`KubernetesBackend` per target cluster (reused while the Secret is unchanged),
-and runs :meth:`meshmirror.reconcile.Reconciler.run_once` against the source. A Link
-whose credentials are refused or unreadable gets no backend: the reconciler then keeps
-its mirrors exactly as they are, and the Link counts as failed.
+The :class:`Reconciler` keeps a cache per (cluster, kind), fed by one list and then a
+watch (DESIGN.md section 4; ``docs/kubernetes.md`` lists which requests are made when).
+The Links come from its Link cache; for each, the credentials Secret
+(``spec.clusterCredentialsSecret``) is read by name when a Link changes and at every
+full comparison, and one read-only :class:`KubernetesBackend` is built per target
+(reused, cache and all, while the Secret is unchanged). A Link whose credentials are
+refused or unreadable gets no backend: the reconciler then keeps its mirrors exactly as
+they are, and the Link counts as failed.
 
-:meth:`Controller.run` is the long-running loop (asyncio): leader election, a sync every
-``resync_period`` (sooner when the reconciler has pending writes), and watches on the
-source and every target that wake it up early (a watch is only a trigger: every sync
-lists). Syncs run in a worker thread, so Lease renewals and health probes are never
-blocked by a slow cluster. ``dry_run`` wraps the source in :class:`DryRunBackend`:
-every planned write is printed and none is sent.
+Every backend the reconciler reads is wrapped so that ``watch`` never blocks: a thread
+per (cluster, kind) keeps the real watch open (resuming from the last resourceVersion
+after each end, with a backoff after errors; stopping at a 410, which makes the
+informer list again) and queues its events, and each event wakes the loop.
+
+:meth:`Controller.run` is the long-running loop (asyncio): leader election, a full
+comparison from the caches every ``resync_period``, and in between
+:meth:`Reconciler.run_events` for what the watches delivered (sooner when writes are
+pending). Runs happen in a worker thread and writes in a pool of
+``write_concurrency`` threads (:func:`thread_pool_runner`), so Lease renewals and
+health probes are never blocked by a slow cluster. :meth:`Controller.sync_until_idle`
+(``--once``) lists everything and runs until nothing is pending. ``dry_run`` wraps the
+source in :class:`DryRunBackend`: every planned write is printed and none is sent.
 """
 
 from __future__ import annotations
@@ -24,11 +33,15 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from meshmirror import LINKERD, Link, ManifestError, PlanOptions
+import attrs
+
+from meshmirror import LINKERD, PlanOptions
 from meshmirror.backends import (
     AlreadyExists,
     Backend,
@@ -39,9 +52,16 @@ from meshmirror.backends import (
     NotFound,
     WatchEvent,
 )
+from meshmirror.decide import Write
 from meshmirror.linkstatus import LinkStatusWriter
-from meshmirror.manifest import from_manifest
-from meshmirror.reconcile import Reconciler, RunReport
+from meshmirror.reconcile import (
+    Outcome,
+    Reconciler,
+    RunReport,
+    WriteRunner,
+    run_chain,
+    run_sequentially,
+)
 from meshmirror_k8s.backend import Backoff, KubernetesBackend, Timeouts
 from meshmirror_k8s.credentials import (
     ClusterCredentials,
@@ -62,6 +82,7 @@ __all__ = [
     "LinkProblem",
     "SyncOutcome",
     "dns_resolver",
+    "thread_pool_runner",
 ]
 
 log = logging.getLogger("meshmirror_k8s.controller")
@@ -89,6 +110,10 @@ class ControllerConfig:
     policy: CredentialPolicy = field(default_factory=CredentialPolicy)
     unreachable_grace: float = 300.0
     resync_period: float = 60.0
+    #: Seconds after which a cluster is listed again although its watches resume.
+    relist_period: float | None = 3600.0
+    #: Chains of writes (a mirror's Service, then its Endpoints) sent side by side.
+    write_concurrency: int = 8
     debounce: float = 0.5
     dry_run: bool = False
     watch: bool = True
@@ -301,6 +326,190 @@ class DryRunBackend(_Recording):
         self._overlay[key] = None
 
 
+# -- watches: a thread per (cluster, kind) keeps the real watch open ------------------------
+
+
+def _innermost(backend: Any) -> Any:
+    while hasattr(backend, "inner"):
+        backend = backend.inner
+    return backend
+
+
+class _Stream:
+    """One long-running watch in a thread: resumes from the last resourceVersion seen
+    after every end or error (with a backoff after errors); stops at a 410, which the
+    next :meth:`drain` raises (the informer then lists again)."""
+
+    def __init__(
+        self,
+        inner: Backend,
+        kind: str,
+        namespace: str | None,
+        resource_version: str,
+        wake: Callable[[], None],
+        stop: threading.Event,
+        metrics: ControllerMetrics | None = None,
+    ) -> None:
+        self._inner = inner
+        self._metrics = metrics
+        self._kind = kind
+        self._namespace = namespace
+        self._rv = resource_version
+        self.handed = resource_version  # the newest resourceVersion handed out
+        self._wake = wake
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._events: deque[WatchEvent] = deque()
+        self._error: BackendError | None = None
+        self._gone: Gone | None = None
+        self.cancelled = False
+        self.thread = threading.Thread(
+            target=self._run, daemon=True, name=f"watch-{inner.name}-{kind}"
+        )
+
+    @property
+    def ended(self) -> bool:
+        return not self.thread.is_alive() and not self._events and self._gone is None
+
+    def _done(self) -> bool:
+        return self.cancelled or self._stop.is_set()
+
+    def _run(self) -> None:
+        failures = 0
+        cluster, kind = self._inner.name, self._kind
+        metrics = self._metrics
+        opened = False
+        while not self._done():
+            if metrics is not None and opened:
+                metrics.watch_restarts.labels(cluster, kind).inc()
+            opened = True
+            started = time.monotonic()
+            seen = 0
+            try:
+                for event in self._inner.watch(self._kind, self._rv, self._namespace):
+                    if self._done():
+                        return
+                    rv = (event.object.get("metadata") or {}).get("resourceVersion")
+                    with self._lock:
+                        self._events.append(event)
+                        if rv:
+                            self._rv = str(rv)
+                        self._error = None
+                    seen += 1
+                    if event.type != "BOOKMARK":
+                        if metrics is not None:
+                            metrics.events.labels(cluster, kind).inc()
+                        self._wake()
+                with self._lock:
+                    self._error = None
+                failures = 0
+                if not seen and time.monotonic() - started < 1.0:
+                    self._stop.wait(1.0)  # an empty answer at once: do not spin
+            except Gone as err:
+                if metrics is not None:
+                    metrics.relists.labels(cluster, kind).inc()
+                log.info("watch expired; re-listing", extra={"cluster": cluster, "kind": kind})
+                with self._lock:
+                    self._gone = err
+                self._wake()
+                return
+            except BackendError as err:
+                failures += 1
+                with self._lock:
+                    self._error = err
+                self._wake()
+                log.debug(
+                    "watch failed",
+                    extra={"cluster": self._inner.name, "kind": self._kind, "error": err.message},
+                )
+                self._stop.wait(min(30.0, 0.5 * 2**failures))
+
+    def drain(self) -> list[WatchEvent]:
+        """The events queued since the last drain; raises the 410 once they are out,
+        or the current error while the watch cannot reconnect."""
+        with self._lock:
+            events = list(self._events)
+            self._events.clear()
+            for event in reversed(events):
+                rv = (event.object.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    self.handed = str(rv)
+                    break
+            if not events and self._gone is not None:
+                gone, self._gone = self._gone, None
+                raise gone
+            if not events and self._error is not None:
+                raise self._error
+            return events
+
+
+class _Streamed(_Recording):
+    """Passes everything through, except that ``watch`` never blocks: a thread per
+    (kind, namespace) keeps the real watch open and queues its events, and each call
+    hands out what arrived since the last one (starting the thread on the first call,
+    and again from a new resourceVersion after a re-list)."""
+
+    def __init__(
+        self,
+        inner: Backend,
+        wake: Callable[[], None],
+        stop: threading.Event,
+        enabled: Callable[[], bool],
+        metrics: ControllerMetrics | None = None,
+    ) -> None:
+        super().__init__(inner)
+        self._metrics = metrics
+        self._wake = wake
+        self._stop = stop
+        self._enabled = enabled
+        self._streams: dict[tuple[str, str | None], _Stream] = {}
+
+    def watch(
+        self, kind: str, resource_version: str, namespace: str | None = None
+    ) -> Iterator[WatchEvent]:
+        if not self._enabled():
+            return iter(())  # a one-shot run: it lists, and has no watch to keep open
+        if kind == "EndpointSlice" and (
+            getattr(_innermost(self.inner), "endpoint_slices_served", None) is False
+        ):
+            return iter(())
+        key = (kind, namespace)
+        with self._lock:
+            stream = self._streams.get(key)
+            if stream is None or stream.ended or stream.handed != resource_version:
+                if stream is not None:
+                    stream.cancelled = True
+                    if self._metrics is not None:  # a new watch (after a re-list, say)
+                        self._metrics.watch_restarts.labels(self.name, kind).inc()
+                stream = _Stream(
+                    self.inner,
+                    kind,
+                    namespace,
+                    resource_version,
+                    lambda: self._wake(),
+                    self._stop,
+                    self._metrics,
+                )
+                self._streams[key] = stream
+                stream.thread.start()
+                return iter(())
+        return iter(stream.drain())
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Manifest:
+        """One object read by name from the backend underneath (after a 409)."""
+        getter = getattr(_innermost(self.inner), "get", None)
+        if not callable(getter):
+            raise BackendError(self.name, f"cannot read {kind} {namespace}/{name} by name")
+        result: Manifest = getter(kind, namespace, name)
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            for stream in self._streams.values():
+                stream.cancelled = True
+            self._streams.clear()
+
+
 # -- the controller ------------------------------------------------------------------------
 
 
@@ -309,6 +518,7 @@ class _RemoteEntry:
     target: str
     version: tuple[str, str, str]  # (secret uid, secret resourceVersion, link)
     backend: _Recording
+    streamed: _Streamed
 
 
 class Controller:
@@ -335,23 +545,55 @@ class Controller:
         writer: Backend = DryRunBackend(source, self._out) if config.dry_run else source
         writer = MeteredBackend(writer, self.metrics)
         self._writer = _Fenced(writer, leader or (lambda: True))
+        self._wake: Callable[[], None] = lambda: None
+        self._watch_stop = threading.Event()
+        self._streaming = False  # watches are opened only by the long-running loop
+        self._streamed_source = self._streamed(self._writer)
         self._remotes: dict[str, _RemoteEntry] = {}
         self._problems: dict[str, LinkProblem] = {}
+        self._links_seen: tuple[object, ...] | None = None
+        # Skips and conflicts logged when they appear or change: (kind, code, object,
+        # cluster) -> (message, winner), and the plan they were last read from.
         self._findings: dict[tuple[str, str, str, str], tuple[str, str]] = {}
-        self._reconciler: Reconciler | None = None
+        self._findings_plan: object = None
+        # Link status through links/status (none in a dry run).
+        self.link_status = (
+            None if config.dry_run else LinkStatusWriter(time.time, options=config.options)
+        )
+        # Gateway probes from each Link's probeSpec (started by run()).
+        self.prober = GatewayProber(resolve=config.resolve, metrics=self.metrics)
+        self._first_event: float | None = None  # event-to-write latency
+        self._reconciler = Reconciler(
+            source=self._streamed_source,
+            remotes={},
+            clock=self._clock,
+            unreachable_grace=config.unreachable_grace,
+            options=config.options,
+            resolve=config.resolve,
+            link_namespace=config.namespace,
+            relist_period=config.relist_period,
+            write_runner=thread_pool_runner(config.write_concurrency),
+            link_status=self.link_status,
+            dead_gateways=self.prober.dead,
+        )
         self.ready = False
         self.leader = leader is None  # no election: always the one writer
         self.last: SyncOutcome | None = None
         self._beat = time.monotonic()
-        self._watch_stop = threading.Event()
-        self._watchers: dict[tuple[str, str, int], threading.Thread] = {}
-        # HOOK(link-status): Link status through links/status (none in a dry run).
-        self.link_status = (
-            None if config.dry_run else LinkStatusWriter(time.time, options=config.options)
+
+    def _trigger(self) -> None:
+        if self._first_event is None:
+            self._first_event = time.monotonic()
+        self._wake()
+
+    def _streamed(self, backend: Backend) -> _Streamed:
+        return _Streamed(
+            backend, self._trigger, self._watch_stop, lambda: self._streaming, self.metrics
         )
-        # HOOK(probes): gateway probes from each Link's probeSpec (started by run()).
-        self.prober = GatewayProber(resolve=config.resolve, metrics=self.metrics)
-        self._first_event: float | None = None  # HOOK(metrics): event-to-write latency
+
+    @property
+    def reconciler(self) -> Reconciler:
+        return self._reconciler
 
     # -- remotes ------------------------------------------------------------------------
 
@@ -372,31 +614,31 @@ class Controller:
             inner = inner.inner
         return inner if isinstance(inner, DryRunBackend) else None
 
-    def refresh(self) -> None:
-        """Read Links and their Secrets; (re)build the remotes and, when they changed,
-        the reconciler. Source errors propagate (the caller reports them)."""
+    def refresh(self, *, full: bool = True) -> None:
+        """Read the Links (from the reconciler's cache: a watch, no list after the
+        first) and, when they changed or ``full``, their Secrets by name; (re)build the
+        remotes whose credentials changed. Source errors propagate (the caller reports
+        them)."""
         ns = self.config.namespace
-        links = sorted(
-            self.source.list("Link", ns).items,
-            key=lambda d: str((d.get("metadata") or {}).get("name")),
-        )
+        links = self._reconciler.links()
+        # A status write changes only a Link's resourceVersion: not a reason to read
+        # its Secret again.
+        seen = tuple(attrs.evolve(link, resource_version="") for link in links)
+        if not full and seen == self._links_seen:
+            return
         wanted: dict[str, _RemoteEntry] = {}
         problems: dict[str, LinkProblem] = {}
-        for doc in links:
-            meta = doc.get("metadata") or {}
-            spec = doc.get("spec") or {}
-            key = f"{meta.get('namespace') or ns}/{meta.get('name')}"
-            target = spec.get("targetClusterName") if isinstance(spec, dict) else None
-            if not isinstance(target, str) or not target:
-                continue  # the reconciler reports a malformed Link
-            if target in wanted:
+        for link in sorted(links, key=lambda link: link.name):
+            key = f"{link.namespace}/{link.name}"
+            target = link.target_cluster_name
+            if not target or target in wanted:
                 continue  # another Link to the same cluster already supplies it
-            secret_name = spec.get("clusterCredentialsSecret")
-            if not isinstance(secret_name, str) or not secret_name:
+            secret_name = link.cluster_credentials_secret
+            if not secret_name:
                 problems[key] = LinkProblem(key, target, f"Link {key} names no credentials Secret")
                 continue
             try:
-                secret = self.source.get("Secret", ns, secret_name)
+                secret = self.source.get("Secret", link.namespace or ns, secret_name)
             except NotFound:
                 problems[key] = LinkProblem(
                     key, target, f"Link {key}: credentials Secret {ns}/{secret_name} not found"
@@ -424,39 +666,26 @@ class Controller:
                     extra={"link": key, "cluster": target, "mechanism": err.mechanism},
                 )
                 continue
-            remote = MeteredBackend(self._factory(target, creds), self.metrics)  # HOOK(metrics)
-            wanted[target] = _RemoteEntry(target, version, _Recording(remote))
+            backend = _Recording(MeteredBackend(self._factory(target, creds), self.metrics))
+            wanted[target] = _RemoteEntry(target, version, backend, self._streamed(backend))
             log.info("built a client for a linked cluster", extra={"link": key, "cluster": target})
-        changed = {t: e.version for t, e in wanted.items()} != {
-            t: e.version for t, e in self._remotes.items()
-        }
         for target, entry in self._remotes.items():
             if wanted.get(target) is not entry:
+                entry.streamed.close()
                 _close(entry.backend.inner)
         self._remotes = wanted
         self._problems = problems
-        self.prober.set_links(_links(links))  # HOOK(probes)
-        if changed or self._reconciler is None:
-            self._reconciler = Reconciler(
-                source=self._writer,
-                remotes={t: e.backend for t, e in wanted.items()},
-                clock=self._clock,
-                unreachable_grace=self.config.unreachable_grace,
-                options=self.config.options,
-                resolve=self.config.resolve,
-                link_namespace=ns,
-                link_status=self.link_status,  # HOOK(link-status)
-                dead_gateways=self.prober.dead,  # HOOK(probes)
-            )
+        self._links_seen = seen
+        self.prober.set_links(links)
+        self._reconciler.set_remotes({t: e.streamed for t, e in wanted.items()})
 
     # -- syncing ------------------------------------------------------------------------
 
     def _outcome(self, reports: tuple[RunReport, ...], source_error: str | None) -> SyncOutcome:
         problems = dict(self._problems)
-        if self._reconciler is not None:
-            for key, status in self._reconciler.status().items():
-                if status.last_error and key not in problems:
-                    problems[key] = LinkProblem(key, status.target, status.last_error)
+        for key, status in self._reconciler.status().items():
+            if status.last_error and key not in problems:
+                problems[key] = LinkProblem(key, status.target, status.last_error)
         if source_error is None and reports and not reports[-1].ok:
             source_error = reports[-1].error
         outcome = SyncOutcome(reports, tuple(problems[k] for k in sorted(problems)), source_error)
@@ -479,13 +708,17 @@ class Controller:
                     "dry_run": self.config.dry_run,
                 },
             )
+            refused: dict[str, str] = {}  # per object, its first refusal of this sync
             for report in reports:
-                for failure in report.failed:  # refused for good (e.g. a 422), per object
-                    log.warning(
-                        "write refused",
-                        extra={"object": failure.partition(" in cluster ")[0], "error": failure},
-                    )
-            if last.ok:  # a run that could not read the source planned nothing
+                for failure in report.failed:  # refused for good (e.g. a 422)
+                    refused.setdefault(failure.partition(" in cluster ")[0], failure)
+            for obj, failure in refused.items():
+                log.warning("write refused", extra={"object": obj, "error": failure})
+            planned = self._reconciler.last_plan
+            # Only a full comparison re-reads every skip and conflict; a run that could
+            # not read the source planned nothing.
+            if last.ok and planned is not None and planned is not self._findings_plan:
+                self._findings_plan = planned
                 self._report_plan_findings(last)
         for problem in outcome.problems:
             log.warning(
@@ -499,8 +732,7 @@ class Controller:
     def _report_plan_findings(self, report: RunReport) -> None:
         """Log each skip and conflict when it first appears or its message changes
         (not on every sync), and when it is gone."""
-        # (kind, code, object, cluster) -> (message, winner); a skip names its cluster,
-        # since the same remote name can be skipped in two clusters.
+        # A skip names its cluster: the same remote name can be skipped in two clusters.
         seen: dict[tuple[str, str, str, str], tuple[str, str]] = {}
         for skip in report.skipped:
             key = ("skip", str(skip.code.value), str(skip.ref), skip.cluster)
@@ -522,43 +754,55 @@ class Controller:
             log.info(f"{kind} resolved", extra=extra)
         self._findings = seen
 
-    def sync_once(self) -> SyncOutcome:
-        """Refresh the remotes and run one full sync."""
+    def _sync(self, run: Callable[[], RunReport], *, full: bool) -> SyncOutcome:
         try:
-            self.refresh()
+            self.refresh(full=full)
         except BackendError as err:
             return self._outcome((), f"cannot read Links or Secrets: {err}")
-        assert self._reconciler is not None
-        started = time.monotonic()  # HOOK(metrics)
-        report = self._reconciler.run_once()
-        self._sync_metrics(started, report)  # HOOK(metrics)
+        started = time.monotonic()
+        report = run()
+        self._sync_metrics(started, report)
         return self._outcome((report,), None)
 
     def _sync_metrics(self, started: float, report: RunReport) -> None:
-        """HOOK(metrics): sync time, skips of the last plan, event-to-write latency."""
+        """Sync time, skips of the last full plan, event-to-write latency, cache sizes."""
         now = time.monotonic()
         self.metrics.sync_seconds.observe(now - started)
-        planned = self._reconciler.last_plan if self._reconciler is not None else None
+        planned = self._reconciler.last_plan
         if planned is not None:
             counts: dict[str, int] = {}
             for skip in planned.skipped:
                 counts[skip.code.value] = counts.get(skip.code.value, 0) + 1
             self.metrics.set_skipped(counts)
+        for (cluster, kind), size in self._reconciler.cache_sizes().items():
+            self.metrics.cache_objects.labels(cluster, kind).set(size)
         first = self._first_event
         if first is not None and report.ok:
             self._first_event = None
             if report.writes:
                 self.metrics.event_to_write_seconds.observe(now - first)
 
+    def sync_once(self) -> SyncOutcome:
+        """Refresh the remotes and run one full comparison from the caches (the
+        caches catch up through their watches; nothing is listed again)."""
+        return self._sync(self._reconciler.run_once, full=True)
+
+    def sync_events(self) -> SyncOutcome:
+        """Follow what the watches delivered: only the affected objects are compared
+        and written (Secrets are read again only when a Link changed)."""
+        return self._sync(self._reconciler.run_events, full=False)
+
     def sync_until_idle(self, max_rounds: int = 20) -> SyncOutcome:
-        """``--once``: refresh, then run until nothing is pending (409s and 5xx retried)."""
+        """``--once``: refresh, then list everything and run until nothing is pending
+        (409s and 5xx retried). Each round lists again: a one-shot run has no watch
+        to wait for."""
         try:
             self.refresh()
         except BackendError as err:
             return self._outcome((), f"cannot read Links or Secrets: {err}")
-        assert self._reconciler is not None
         runs: list[RunReport] = []
         for _ in range(max_rounds):
+            self._reconciler.invalidate()
             report = self._reconciler.run_once()
             runs.append(report)
             # Idle, or the source unreadable even after the backend's own retries.
@@ -586,123 +830,31 @@ class Controller:
             },
         }
 
-    # -- watches ------------------------------------------------------------------------
-
-    def _watch_targets(self) -> list[tuple[str, _Recording, str]]:
-        out: list[tuple[str, _Recording, str]] = [
-            ("source", self._writer, kind) for kind in _SOURCE_WATCH_KINDS
-        ]
-        for target, entry in sorted(self._remotes.items()):
-            for kind in _REMOTE_WATCH_KINDS:
-                inner = entry.backend.inner
-                if (
-                    kind == "EndpointSlice"
-                    and getattr(inner, "endpoint_slices_served", None) is False
-                ):
-                    continue
-                out.append((target, entry.backend, kind))
-        return out
-
-    def ensure_watches(self, trigger: Callable[[], None]) -> None:
-        """One watch thread per (cluster, kind) of the current backends; threads of
-        replaced backends end at their next timeout."""
-        wanted = {(c, k, id(b)): b for c, b, k in self._watch_targets()}
-        for key, thread in list(self._watchers.items()):
-            if key not in wanted or not thread.is_alive():
-                del self._watchers[key]
-        for key, backend in wanted.items():
-            if key in self._watchers:
-                continue
-            cluster, kind, _ = key
-            alive = lambda k=key: k in self._watchers  # noqa: E731
-            thread = threading.Thread(
-                target=self._watch_loop,
-                args=(cluster, backend, kind, trigger, alive),
-                daemon=True,
-                name=f"watch-{cluster}-{kind}",
-            )
-            self._watchers[key] = thread
-            thread.start()
-
-    def _own_status(self, cluster: str, kind: str, event: WatchEvent) -> bool:
-        """HOOK(link-status): the Link event our own status write caused (no sync)."""
-        writer = self.link_status
-        return (
-            cluster == "source"
-            and kind == "Link"
-            and event.type == "MODIFIED"
-            and writer is not None
-            and writer.is_own(event.object)
-        )
-
     def stop_watches(self) -> None:
         self._watch_stop.set()
-        self._watchers.clear()
-
-    def _watch_loop(
-        self,
-        cluster: str,
-        backend: _Recording,
-        kind: str,
-        trigger: Callable[[], None],
-        alive: Callable[[], bool],
-    ) -> None:
-        stop = self._watch_stop
-        rv = ""
-        failures = 0
-        started = False
-        while not stop.is_set() and alive():
-            if started:  # HOOK(metrics)
-                self.metrics.watch_restarts.labels(cluster, kind).inc()
-            started = True
-            rv = rv or backend.resource_version(kind)
-            if not rv:
-                stop.wait(1.0)
-                continue
-            try:
-                for event in backend.watch(kind, rv):
-                    new_rv = (event.object.get("metadata") or {}).get("resourceVersion")
-                    if new_rv:
-                        rv = str(new_rv)
-                    if event.type != "BOOKMARK":
-                        self.metrics.events.labels(cluster, kind).inc()  # HOOK(metrics)
-                        if self._own_status(cluster, kind, event):  # HOOK(link-status)
-                            continue
-                        if self._first_event is None:
-                            self._first_event = time.monotonic()
-                        trigger()
-                    if stop.is_set():
-                        return
-                failures = 0
-            except Gone:
-                self.metrics.relists.labels(cluster, kind).inc()  # HOOK(metrics)
-                log.info("watch expired; re-listing", extra={"cluster": cluster, "kind": kind})
-                rv = ""  # re-listed by the next sync
-                trigger()
-                stop.wait(1.0)
-            except BackendError as err:
-                failures += 1
-                log.debug(
-                    "watch failed", extra={"cluster": cluster, "kind": kind, "error": err.message}
-                )
-                stop.wait(min(30.0, 0.5 * 2**failures))
+        self._streamed_source.close()
+        for entry in self._remotes.values():
+            entry.streamed.close()
 
     # -- the long-running loop ----------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, *, elector: LeaderElector | None = None) -> None:
-        """Sync until ``stop`` is set: leader election (when ``elector``), a sync every
-        ``resync_period`` or sooner (pending writes, a watch event), graceful exit
-        (the Lease released, watches and clients closed)."""
+        """Sync until ``stop`` is set: leader election (when ``elector``), a full
+        comparison every ``resync_period``, and in between the events the watches
+        deliver (each wakes the loop, after ``debounce``); pending writes retried after
+        their backoff; graceful exit (the Lease released, watches and clients closed)."""
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
 
         def trigger() -> None:
             loop.call_soon_threadsafe(wake.set)
 
-        self.prober.on_change = trigger  # HOOK(probes): a gateway flip wakes a sync
+        if self.config.watch:
+            self._wake = trigger
+            self._streaming = True
+        self.prober.on_change = trigger  # a gateway flip wakes a run
         if self.config.probe_gateways:
             self.prober.enable()
-
         heartbeat = asyncio.create_task(self._heartbeat(stop))
         try:
             while not stop.is_set():
@@ -724,26 +876,37 @@ class Controller:
                     if elector is not None
                     else None
                 )
+                last_full: float | None = None
                 try:
                     while not stop.is_set():
                         if elector is not None and not elector.is_leader:
                             log.warning("lost the lease; standing by")
                             break
                         wake.clear()  # a change seen during the sync wakes the next one
+                        now = self._clock()
+                        full = (
+                            last_full is None
+                            or now - last_full >= self.config.resync_period
+                            or not self.config.watch
+                        )
+                        if not self.config.watch:
+                            self._reconciler.invalidate()  # no watch: each sync lists
+                        step = self.sync_once if full else self.sync_events
                         try:
-                            outcome = await asyncio.to_thread(self.sync_once)
+                            outcome = await asyncio.to_thread(step)
                         except Exception:  # a bug must not end the controller
                             log.exception("sync failed")
                             self.ready = False
                             await _wait(stop, min(30.0, self.config.resync_period))
                             continue
-                        if self.config.watch:
-                            self.ensure_watches(trigger)
-                        delay = self.config.resync_period
+                        if full:
+                            last_full = now
+                        assert last_full is not None
+                        delay = self.config.resync_period - (self._clock() - last_full)
                         last = outcome.last
                         if last is not None and last.retry_at is not None:
-                            delay = min(delay, max(0.0, last.retry_at - self._clock()))
-                        await _wait_any(stop, wake, delay)
+                            delay = min(delay, last.retry_at - self._clock())
+                        await _wait_any(stop, wake, max(0.0, delay))
                         if wake.is_set() and not stop.is_set():
                             await _wait(stop, self.config.debounce)
                 finally:
@@ -776,21 +939,28 @@ class Controller:
 
     def close(self) -> None:
         for entry in self._remotes.values():
+            entry.streamed.close()
             _close(entry.backend.inner)
         self._remotes = {}
 
 
-def _links(docs: Iterable[Manifest]) -> list[Link]:
-    """HOOK(probes): the Links that parse (the reconciler reports the others)."""
-    out: list[Link] = []
-    for doc in docs:
-        try:
-            link = from_manifest(doc)
-        except ManifestError:
-            continue
-        if isinstance(link, Link):
-            out.append(link)
-    return out
+def thread_pool_runner(workers: int) -> WriteRunner:
+    """A :data:`~meshmirror.reconcile.WriteRunner` that runs up to ``workers`` chains
+    of writes side by side (each chain in order: a mirror's Service before its
+    Endpoints); 1 runs them one at a time."""
+    if workers < 1:
+        raise ValueError(f"write concurrency must be >= 1, not {workers}")
+    if workers == 1:
+        return run_sequentially
+
+    def run(chains: Sequence[Sequence[Write]], do: Callable[[Write], Outcome]) -> list[Outcome]:
+        if len(chains) <= 1:
+            return run_sequentially(chains, do)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="write") as pool:
+            results = list(pool.map(lambda chain: run_chain(chain, do), chains))
+        return [o for chain in results for o in chain]
+
+    return run
 
 
 def _close(backend: Backend) -> None:

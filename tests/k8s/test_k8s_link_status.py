@@ -7,7 +7,8 @@ from typing import Any
 
 from k8s_helpers import LINKS_NS, Topology, ns, svc
 
-from meshmirror.backends import WatchEvent
+from meshmirror.linkstatus import LinkStatusWriter
+from meshmirror.reconcile import ManualClock, Reconciler
 
 
 def status_writes(topology: Topology) -> list[Any]:
@@ -87,32 +88,28 @@ def test_dry_run_writes_no_status(topology: Topology) -> None:
     assert status_writes(topology) == []
 
 
-class _OneWatch:
-    """A source whose one Link watch yields ``events`` and ends."""
-
-    def __init__(self, events: list[WatchEvent]) -> None:
-        self.events = events
-
-    def resource_version(self, kind: str) -> str:
-        return "1"
-
-    def watch(self, kind: str, resource_version: str, namespace: str | None = None) -> Any:
-        return iter(self.events)
-
-
-def test_own_status_write_wakes_no_sync(topology: Topology) -> None:
-    controller = topology.controller()
-    assert controller.sync_until_idle().ok
-    own = topology.west.get("Link", LINKS_NS, "east")
-    assert own is not None
-    other = {**own, "metadata": {**own["metadata"], "resourceVersion": "999999"}}
-    woken: list[int] = []
-    alive = iter([True, False])
-    controller._watch_loop(
-        "source",
-        _OneWatch([WatchEvent("MODIFIED", own), WatchEvent("MODIFIED", other)]),  # type: ignore[arg-type]
-        "Link",
-        lambda: woken.append(1),
-        lambda: next(alive),
+def test_own_status_write_rebuilds_nothing(topology: Topology) -> None:
+    """The Link event that a status write causes changes only the Link's
+    resourceVersion: the next event run follows it without re-planning or writing."""
+    clusters = topology.clusters
+    reconciler = Reconciler(
+        source=clusters["west"],
+        remotes={"east": clusters["east"], "north": clusters["north"]},
+        clock=ManualClock(0.0),
+        options=topology.options,
+        link_namespace=LINKS_NS,
+        link_status=LinkStatusWriter(lambda: 0.0, options=topology.options),
     )
-    assert woken == [1]  # only the change that was not our own status write
+    assert reconciler.run_until_idle().settled
+    assert "status" in (clusters["west"].get("Link", LINKS_NS, "east") or {})
+    builds = reconciler.index_builds
+    report = reconciler.run_events()  # takes in the Link events of those status writes
+    assert report.ok and report.writes == 0
+    assert reconciler.index_builds == builds
+    # A real change of the Link is followed (the planner is rebuilt from the caches).
+    doc = clusters["west"].get("Link", LINKS_NS, "east")
+    assert doc is not None
+    doc["spec"]["excludedLabels"] = ["team"]
+    clusters["west"].apply([doc])
+    assert reconciler.run_events().ok
+    assert reconciler.index_builds == builds + 1

@@ -83,11 +83,15 @@ def test_once_reports_what_every_round_did(topology: Topology, tmp_path: Path) -
 def test_a_refused_write_is_reported_per_object(topology: Topology, tmp_path: Path) -> None:
     topology.servers["west"].add_fault(Fault(status=422, verb="create", path="/endpoints"))
     code, logs = once(topology, tmp_path)
-    assert code == 0  # the next round wrote it
+    # A rejection is not retried in a tight loop (the same object would be refused
+    # again): that run did not do all its work, and says so.
+    assert code == 1
     refused = [r for r in logs if r["message"] == "write refused"]
     assert len(refused) == 1
     assert refused[0]["object"].startswith("create Endpoints ")
     assert "HTTP 422" in refused[0]["error"]
+    # Every other object was written; the next run writes the refused one.
+    assert once(topology, tmp_path)[0] == 0
     topology.assert_converged()
 
 
@@ -123,6 +127,7 @@ def test_skips_are_logged_when_they_appear_change_or_go(
     assert findings() == []  # unchanged: not logged again
     # A sync that cannot read the source plans nothing: nothing is "resolved".
     topology.servers["west"].add_fault(Fault(status=500, verb="list", times=100))
+    controller.reconciler.invalidate()  # list again (a re-list after a 410, say)
     assert not controller.sync_once().ok
     assert findings() == []
     topology.servers["west"].faults.clear()

@@ -335,15 +335,17 @@ class FakeCluster:
                     self._name,
                     f"too old resource version: {since} ({self._evicted_rv + 1})",
                 )
-            # Newest first, stopping at ``since``: a watch costs what it returns, not the
-            # length of the history.
-            events = []
+            # Only the newest events can be after ``since``: walk back to it, no further.
+            newer: list[tuple[_Key, WatchEvent]] = []
             for rv, key, event in reversed(self._events):
                 if rv <= since:
                     break
-                if self._selected(key, kind, namespace):
-                    events.append(WatchEvent(type=event.type, object=_copy_manifest(event.object)))
-            events.reverse()
+                newer.append((key, event))
+            events = [
+                WatchEvent(type=event.type, object=_copy_manifest(event.object))
+                for key, event in reversed(newer)
+                if self._selected(key, kind, namespace)
+            ]
             if events and faults is not None and self._roll(faults.drop_watch):
                 events = events[: self._random.randrange(len(events))]
         return iter(events)
