@@ -1,4 +1,4 @@
-"""meshmirror's benchmarks: DESIGN.md section 6. The figures go to stdout as one JSON
+"""meshmirror's benchmarks: docs/design.md, section 4.5. The figures go to stdout as one JSON
 object on the last line (progress goes to stderr).
 
     python benchmarks/run.py            # --quick: under a minute on 2 cores
@@ -65,7 +65,7 @@ from meshmirror.plan import Plan, plan  # noqa: E402
 
 __all__ = ["CONTRACT_KEYS", "FULL", "QUICK", "Sizes", "main", "measure"]
 
-#: DESIGN.md section 6: every one of these is in the output.
+#: docs/design.md, section 4.5: every one of these is in the output.
 CONTRACT_KEYS = (
     "services",
     "clusters",
@@ -557,7 +557,9 @@ def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="meshmirror benchmarks (DESIGN.md section 6)")
+    parser = argparse.ArgumentParser(
+        description="meshmirror benchmarks (docs/design.md, section 4.5)"
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="under a minute (the default)")
     group.add_argument("--full", action="store_true", help=">= 100 clusters, 100,000 Services")

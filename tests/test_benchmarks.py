@@ -1,5 +1,5 @@
 """The benchmarks still run: the generator at a tiny size, and every measurement of
-``benchmarks/run.py`` once, with every key of DESIGN.md section 6 in the output.
+``benchmarks/run.py`` once, with every key of docs/design.md, section 4.5 in the output.
 Nothing here is timed."""
 
 from __future__ import annotations

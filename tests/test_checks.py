@@ -1,5 +1,5 @@
 """`meshmirror.checks`: each check passing and failing in each mode that needs it, and
-never failing a mode that does not (DESIGN.md sections 3 and 8)."""
+never failing a mode that does not (docs/design.md, sections 4.3 and 4.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`meshmirror check`, `resolve` and `graph` as DESIGN.md section 3 specifies them: output
+"""`meshmirror check`, `resolve` and `graph` as docs/design.md, section 4.2 specifies them: output
 shapes, exit codes, ``error:`` and exit 2 for bad input, never a traceback."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`meshmirror plan` and `meshmirror diff` as DESIGN.md section 3 specifies them."""
+"""`meshmirror plan` and `meshmirror diff` as docs/design.md, section 4.2 specifies them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md section 1, enforced on the source text (``ast``).
+"""The layering of docs/design.md, section 1, enforced on the source text (``ast``).
 
 values (labels, names, model, scheme, codes) <- decisions (mirror, federated, plan, diff,
 topology, checks, resolve, graph) and formats (manifest); tools (testing) use values
@@ -397,7 +397,7 @@ def test_every_name_in_all_exists(name: str) -> None:
     assert missing == []
 
 
-# The library contract of DESIGN.md section 2, and what a user catches or builds.
+# The library contract of docs/design.md, section 4.1, and what a user catches or builds.
 PUBLIC = {
     "plan",
     "diff",

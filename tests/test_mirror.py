@@ -650,8 +650,12 @@ def test_headless_scale_up_keeps_existing_pod_mirrors_versions() -> None:
     assert got[("Service", "ns2", "pod-0-remote")]["metadata"]["annotations"][RV] == "112"
     assert got[("Service", "ns2", "pod-1-remote")]["metadata"]["annotations"][RV] == "113"
     changes = diff(grown_plan, state)
-    assert [(u.ref.kind, u.ref.name) for u in changes.updates] == [
-        ("Endpoints", "service-one-remote")
+    # No update at all: pod-0's mirror keeps its version, and the headless Endpoints
+    # wait for pod-1's mirror to get its cluster IP (HeadlessAwaitingClusterIP).
+    assert [(u.ref.kind, u.ref.name) for u in changes.updates] == []
+    assert sorted((o.kind, o.name) for o in changes.creates) == [
+        ("Endpoints", "pod-1-remote"),
+        ("Service", "pod-1-remote"),
     ]
     # A same-named Service that is not this headless mirror's per-pod mirror keeps
     # nothing: the plan's version is the remote's (and the NotOwned rules apply).

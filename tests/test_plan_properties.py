@@ -1,4 +1,4 @@
-"""Properties of the planner (issue 4 and 5 "Property tests"), over generated topologies.
+"""Properties of the planner, over generated topologies.
 
 Every topology comes from :func:`meshmirror.testing.topologies`: Links whose targets exist,
 remote services in every mode, local federated members, missing namespaces, unowned

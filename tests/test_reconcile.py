@@ -1,4 +1,4 @@
-"""Unit scenarios for :mod:`meshmirror.reconcile`: every rule of DESIGN.md section 4.
+"""Unit scenarios for :mod:`meshmirror.reconcile`: every rule of docs/design.md, section 2.
 
 Each test builds a small topology inline: a source cluster ``west`` with Links to
 ``east`` (and sometimes ``north``), all :class:`FakeCluster` on one :class:`ManualClock`.

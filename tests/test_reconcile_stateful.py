@@ -1,4 +1,4 @@
-"""Stateful property test of the reconciler (DESIGN.md section 4), under faults.
+"""Stateful property test of the reconciler (docs/design.md, section 2), under faults.
 
 A :class:`~hypothesis.stateful.RuleBasedStateMachine` plays users of three clusters (the
 source ``west`` and the remotes ``east`` and ``north``): it creates, updates, deletes and

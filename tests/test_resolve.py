@@ -1,5 +1,5 @@
 """`meshmirror.resolve`: where a request goes, by which path, with which identity, and
-why a cluster contributes nothing (DESIGN.md sections 3 and 8)."""
+why a cluster contributes nothing (docs/design.md, sections 4.3 and 4.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The topology file (DESIGN.md section 3): reading, defaults, trust roots from dumps."""
+"""The topology file (docs/design.md, section 4.2): reading, defaults, trust roots from dumps."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Will it work? Each requirement of each mode, checked from the plan, the dumps and the
 topology, before anything is deployed. Pure.
 
-Check ids and their meaning are stable (DESIGN.md sections 3 and 8):
+Check ids and their meaning are stable (docs/design.md, sections 4.3 and 4.4):
 
 =====================  ==============================================================
 ``link-target-known``  every Link: warn (never fail) when its target was not given

@@ -1,6 +1,6 @@
 """Why something was not mirrored, and where federated members disagree.
 
-Codes are stable (DESIGN.md section 8): tools match on them. New codes may be added;
+Codes are stable (docs/design.md, section 4.4): tools match on them. New codes may be added;
 existing ones keep their meaning.
 """
 

@@ -2,7 +2,7 @@
 linked cluster, joined into ``<svc>-federated`` (namespace sameness).
 
 Linkerd builds the federated Service incrementally and its result depends on history;
-meshmirror computes it from the current members alone (DESIGN.md section 7):
+meshmirror computes it from the current members alone (docs/design.md, section 5):
 
 - members: the source's Services matching the local selector
   (``mirror.linkerd.io/federated=member``) and each linked cluster's Services matching

@@ -1,7 +1,7 @@
 """One remote change, re-planned against indexes: the Changes for the affected keys only,
 in time that does not grow with the topology.
 
-Pure in DESIGN.md's sense: no I/O, clock, randomness, threads or module-level state. The
+Pure (docs/design.md, section 1): no I/O, clock, randomness, threads or module-level state. The
 index is the caller's state, passed explicitly and advanced in place by :func:`replan`
 and :meth:`PlanIndex.applied` (copying it per event would cost what a full plan costs);
 the same index and the same change always give the same Changes.

@@ -1,5 +1,5 @@
 """The reconciler: drives the plan into the source cluster, event-driven and still
-level-triggered (DESIGN.md section 4).
+level-triggered (docs/design.md, section 2).
 
 Reading. Every (cluster, kind) the plan needs has an
 :class:`~meshmirror.backends.informer.Informer`: the source's Namespaces, Services,

@@ -2,7 +2,7 @@
 
 :func:`resolve` takes the name a client in the source cluster dials (a local Service, a
 planned mirror ``<svc>-<target>``, or a planned ``<svc>-federated``) and lists every
-destination it reaches (DESIGN.md section 3):
+destination it reaches (docs/design.md, section 4.2):
 
 - a gateway-mode mirror: one destination per gateway address at ``gatewayPort``, path
   ``gateway``; the server sees the gateway's identity;

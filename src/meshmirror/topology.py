@@ -1,6 +1,6 @@
 """What kubectl dumps cannot say: pod networks, trust roots, who reaches which gateway. Pure.
 
-A topology file (``meshmirror check --topology FILE``, DESIGN.md section 3) says, per
+A topology file (``meshmirror check --topology FILE``, docs/design.md, section 4.2) says, per
 cluster, which pod network it is on (clusters on the same ``podNetwork`` reach each
 other's pods: a flat network), which trust root its Linkerd uses, and whose pods reach its
 multicluster gateway. Every key is optional; the defaults are stated, never silent:
@@ -244,7 +244,7 @@ class Topology:
 
     @classmethod
     def from_dict(cls, data: object) -> Topology:
-        """Read the file format (DESIGN.md section 3); None (an empty file) is every
+        """Read the file format (docs/design.md, section 4.2); None (an empty file) is every
         default. Raises :class:`TopologyError` naming the key of anything malformed.
 
         >>> Topology.from_dict({"clusters": {"west": {"podNetwork": 1}}})

@@ -1,7 +1,7 @@
 """The controller: Links and credentials Secrets in, one :class:`Reconciler` driven over HTTP.
 
 The :class:`Reconciler` keeps a cache per (cluster, kind), fed by one list and then a
-watch (DESIGN.md section 4; ``docs/kubernetes.md`` lists which requests are made when).
+watch (docs/design.md, section 2; ``docs/kubernetes.md`` lists which requests are made when).
 The Links come from its Link cache; for each, the credentials Secret
 (``spec.clusterCredentialsSecret``) is read by name when a Link changes and at every
 full comparison, and one read-only :class:`KubernetesBackend` is built per target

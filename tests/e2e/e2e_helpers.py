@@ -179,6 +179,8 @@ class World:
             sys.executable, "-m", "meshmirror_k8s",
             "--kubeconfig", str(kubeconfig or self.controller_kubeconfig),
             "--namespace", LINKS_NS, "--no-resolve", "--request-timeout", "10",
+            # The Links' gateways are documentation addresses: never probed.
+            "--no-gateway-probes",
             *flags,
         ]  # fmt: skip
 
@@ -339,6 +341,10 @@ class World:
                         and "fieldManager=meshmirror" not in e["requestURI"]
                     ):
                         problems.append(f"write without fieldManager=meshmirror: {what}")
+                elif resource == "links":
+                    # Link status, only through its subresource and only by update.
+                    if ref.get("subresource") != "status" or e["verb"] != "update":
+                        problems.append(f"a Link written other than its status: {what}")
                 elif not (resource == "leases" and ref.get("namespace") == LINKS_NS):
                     problems.append(f"unexpected write: {what}")
         assert problems == [], "\n".join(problems)
@@ -359,7 +365,8 @@ def build_world(kube: KubeEnvironment, directory: Path) -> World:
         what="the Link CRD to be served",
     )
     for name in kube.names:
-        kube[name].apply([ns(LINKS_NS), ns("shop"), ns("pay")])
+        # linkerd: where `meshmirror link` puts the destination controller's Secret copy.
+        kube[name].apply([ns(LINKS_NS), ns("linkerd"), ns("shop"), ns("pay")])
 
     # Each target: exactly the RBAC `meshmirror link --print target` prints; a token for
     # its ServiceAccount from the TokenRequest API; the source gets the Link and Secret.
@@ -382,7 +389,12 @@ def build_world(kube: KubeEnvironment, directory: Path) -> World:
         link = next(d for d in docs if d["kind"] == "Link")
         stored = west.get(link)
         assert stored["spec"] == {**link["spec"], **stored["spec"]}, "the CRD pruned a field"
-        assert {k: stored["spec"][k] for k in link["spec"]} == link["spec"]
+        for key, value in link["spec"].items():
+            got = stored["spec"][key]
+            if isinstance(value, dict):  # the CRD defaults fields inside (probeSpec)
+                assert {k: got.get(k) for k in value} == value, key
+            else:
+                assert got == value, key
 
     # The controller: the source's ServiceAccount bound only to the example RBAC.
     rbac = [

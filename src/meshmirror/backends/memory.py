@@ -10,7 +10,7 @@ when a seed or :class:`Faults` are given, from the cluster's own ``random.Random
 
 Two kinds of caller. The *user* (a test, a demo) calls :meth:`~FakeCluster.apply`,
 :meth:`~FakeCluster.remove`, :meth:`~FakeCluster.get`, :meth:`~FakeCluster.dump` and
-``delete(kind, namespace, name)`` without preconditions (DESIGN.md section 4's
+``delete(kind, namespace, name)`` without preconditions (the contract's
 ``east.delete(kind, namespace, name)``): never faulty, never blocked, never logged. The
 *reconciler* calls the ``Backend`` methods ``list``, ``watch``, ``create``, ``update`` and
 ``delete`` with a ``resource_version=`` or ``uid=`` precondition: these are counted,
@@ -405,7 +405,7 @@ class FakeCluster:
         """Delete ``kind`` ``namespace``/``name``; :class:`NotFound` when absent.
 
         Without ``resource_version``/``uid`` this is the *user's* delete (as
-        :meth:`remove`; DESIGN.md section 4's ``east.delete(kind, namespace, name)``): not
+        :meth:`remove`; the contract's ``east.delete(kind, namespace, name)``): not
         counted, not logged, never faulty, never blocked by :meth:`set_reachable`. With a
         precondition it is the ``Backend`` call a reconciler makes: counted in
         :attr:`requests`, logged in :attr:`writes`, gated by reachability and faults, and
