@@ -224,3 +224,21 @@ def plain(doc: dict[str, Any]) -> dict[str, Any]:
         if spec.get("sessionAffinity") == "None":
             del spec["sessionAffinity"]
     return doc
+
+
+def assert_implements_backend(obj: object) -> None:
+    """``obj`` has every method of the ``Backend`` Protocol, each taking the Protocol's
+    parameters by the same names and kinds (``isinstance`` on a runtime-checkable
+    Protocol only checks that the names exist)."""
+    import inspect
+
+    from meshmirror.backends import Backend
+
+    for name in ("list", "watch", "create", "update", "delete"):
+        want = inspect.signature(getattr(Backend, name))
+        got = inspect.signature(getattr(obj, name))
+        expected = [(p.name, p.kind) for p in list(want.parameters.values())[1:]]
+        actual = [(p.name, p.kind) for p in got.parameters.values()]
+        assert actual[: len(expected)] == expected, f"{type(obj).__name__}.{name}{got}"
+        assert all(p.default is not p.empty for p in list(got.parameters.values())[len(expected) :])
+    assert isinstance(obj.name, str) and obj.name  # type: ignore[attr-defined]

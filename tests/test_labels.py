@@ -500,8 +500,15 @@ def test_ref23_to_label_selector() -> None:
         with pytest.raises(SelectorError) as info:
             parse_selector(text).to_label_selector()
         assert info.value.token == token
-    with pytest.raises(SelectorError):
-        Selector.nothing().to_label_selector()
+    # A nil LabelSelector is nothing's form, both ways.
+    assert Selector.nothing().to_label_selector() is None
+    assert Selector.from_label_selector(None).to_label_selector() is None
+    # A repeated value of a LabelSelector dict survives the round trip (apimachinery's
+    # LabelSelectorAsSelector keeps it).
+    repeated = {"matchExpressions": [{"key": "x", "operator": "In", "values": ["b", "a", "b"]}]}
+    assert Selector.from_label_selector(repeated).to_label_selector() == {
+        "matchExpressions": [{"key": "x", "operator": "In", "values": ["a", "b", "b"]}]
+    }
     with pytest.raises(SelectorError):
         parse_selector("x=a,x=b").to_label_selector()
     assert parse_selector("x=a,x==a").to_label_selector() == {"matchLabels": {"x": "a"}}

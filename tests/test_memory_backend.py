@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders import assert_implements_backend
 from meshmirror.backends.base import (
     AlreadyExists,
-    Backend,
     Conflict,
     Gone,
     NotFound,
@@ -277,7 +277,7 @@ def test_failed_writes_do_not_change_the_resource_version(shop: FakeCluster) -> 
 
 
 def test_fake_cluster_is_a_backend(shop: FakeCluster) -> None:
-    assert isinstance(shop, Backend)
+    assert_implements_backend(shop)
     assert shop.name == "east"
 
 

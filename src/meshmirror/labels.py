@@ -560,12 +560,17 @@ class Selector:
             return cls.nothing()
         return cls(_requirements_from_dict(selector))
 
-    def to_label_selector(self) -> dict[str, Any]:
-        """The ``LabelSelector`` dict, like apimachinery's ``ParseToLabelSelector``.
+    def to_label_selector(self) -> dict[str, Any] | None:
+        """The ``LabelSelector`` dict, like apimachinery's ``ParseToLabelSelector``;
+        None for `nothing` (a nil LabelSelector, as `from_label_selector` reads it).
 
         ``=``/``==`` become ``matchLabels``; set and exists operators ``matchExpressions``
-        (values sorted, de-duplicated); ``!=``, ``>``, ``<`` and `nothing` raise
-        `SelectorError`, as do two ``=`` requirements on one key with different values.
+        (values sorted, a repeated value kept, as ``LabelSelectorAsSelector`` keeps it);
+        ``!=``, ``>`` and ``<`` raise `SelectorError`, as do two ``=`` requirements on one
+        key with different values.
+
+        >>> Selector.nothing().to_label_selector() is None
+        True
 
         >>> Selector.parse("app==web,!canary").to_label_selector()
         {'matchLabels': {'app': 'web'}, 'matchExpressions': [{'key': 'canary', \
@@ -573,7 +578,7 @@ class Selector:
         """
         text = str(self)
         if self._nothing:
-            raise SelectorError(text, None, "nothing() has no LabelSelector form (use None)")
+            return None
         match_labels: dict[str, str] = {}
         expressions: list[dict[str, Any]] = []
         for r in self.requirements:
@@ -585,7 +590,7 @@ class Selector:
             elif r.operator in _OPERATOR_NAMES:
                 expr: dict[str, Any] = {"key": r.key, "operator": _OPERATOR_NAMES[r.operator]}
                 if r.values:
-                    expr["values"] = sorted(set(r.values))
+                    expr["values"] = list(r.values)  # sorted already
                 expressions.append(expr)
             else:
                 op = _OPS[r.operator][0]
