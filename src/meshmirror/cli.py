@@ -404,7 +404,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     p, source, remotes = plan_from(args, err=err)
     topology_notices(topology, args.topology, source, remotes, err)
     warn((*p.skipped, *p.conflicts), err)
-    # HOOK(check-parity): the source dump's Secrets (credentials Secrets checked).
+    # The source dump's Secrets: each Link's credentials Secret is checked.
     secrets = secrets_in(parse_clusters(args.clusters)[args.source])
     report = check(p, source, remotes, topology, secrets=secrets)
     note(report.notes, err)

@@ -114,10 +114,12 @@ class ControllerConfig:
     relist_period: float | None = 3600.0
     #: Chains of writes (a mirror's Service, then its Endpoints) sent side by side.
     write_concurrency: int = 8
-    debounce: float = 0.5
+    #: Seconds to wait after a watch event before following it, so that a burst is
+    #: followed in one run (an event run costs milliseconds: keep it short).
+    debounce: float = 0.02
     dry_run: bool = False
     watch: bool = True
-    probe_gateways: bool = True  # HOOK(probes): each Link's probeSpec, while run() runs
+    probe_gateways: bool = True  # each Link's probeSpec, while run() runs
     timeouts: Timeouts = field(default_factory=Timeouts)
     backoff: Backoff = field(default_factory=Backoff)
     resolve: Callable[[str], list[str]] | None = dns_resolver
@@ -187,7 +189,7 @@ class _Recording:
     def update(self, manifest: Manifest) -> Manifest:
         return self.inner.update(manifest)
 
-    def update_status(self, manifest: Manifest) -> Manifest:  # HOOK(link-status)
+    def update_status(self, manifest: Manifest) -> Manifest:
         update: Callable[[Manifest], Manifest] = getattr(self.inner, "update_status")  # noqa: B009
         return update(manifest)
 
@@ -228,7 +230,7 @@ class _Fenced(_Recording):
         self._check("update")
         return super().update(manifest)
 
-    def update_status(self, manifest: Manifest) -> Manifest:  # HOOK(link-status)
+    def update_status(self, manifest: Manifest) -> Manifest:
         self._check("update")
         return super().update_status(manifest)
 
@@ -307,7 +309,7 @@ class DryRunBackend(_Recording):
         self._say("update", *_key(manifest))
         return self._store(manifest)
 
-    def update_status(self, manifest: Manifest) -> Manifest:  # HOOK(link-status)
+    def update_status(self, manifest: Manifest) -> Manifest:
         return manifest  # a dry run writes no status (the controller sends none)
 
     def delete(
@@ -540,7 +542,7 @@ class Controller:
         self._clock = clock
         self._factory = remote_factory or self._default_factory
         self._out = out or sys.stdout
-        # HOOK(metrics): one registry per controller; writes and reads counted.
+        # One metrics registry per controller; writes and reads counted.
         self.metrics = ControllerMetrics()
         writer: Backend = DryRunBackend(source, self._out) if config.dry_run else source
         writer = MeteredBackend(writer, self.metrics)
@@ -610,7 +612,7 @@ class Controller:
     @property
     def dry_run_backend(self) -> DryRunBackend | None:
         inner = self._writer.inner
-        if isinstance(inner, MeteredBackend):  # HOOK(metrics)
+        if isinstance(inner, MeteredBackend):
             inner = inner.inner
         return inner if isinstance(inner, DryRunBackend) else None
 
@@ -919,7 +921,7 @@ class Controller:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-            self.prober.stop()  # HOOK(probes)
+            self.prober.stop()
             self.stop_watches()
             if elector is not None:
                 await asyncio.to_thread(elector.release)
