@@ -602,10 +602,13 @@ class Reconciler:
         """After a full comparison: the specification's plan of the caches, for its
         skips and conflicts, and the Links' status from it."""
         source, remotes = self.cached_states()
-        options = attrs.evolve(
-            self._options, dead_gateways=self._options.dead_gateways | self._index_dead
+        planned = plan(
+            source,
+            remotes,
+            scheme=self._scheme,
+            resolve=self._resolve,
+            options=self._plan_options(self._index_dead),
         )
-        planned = plan(source, remotes, scheme=self._scheme, resolve=self._resolve, options=options)
         self.last_plan = planned
         if self.link_status is not None:
             informer = self._src["Link"]
@@ -629,17 +632,20 @@ class Reconciler:
         )
 
     def _build(self, source: ClusterState, dead: frozenset[str]) -> PlanIndex:
-        options = attrs.evolve(self._options, dead_gateways=self._options.dead_gateways | dead)
         self._index = PlanIndex.build(
             source,
             self._remote_states(),
             scheme=self._scheme,
             resolve=self._resolve,
-            options=options,
+            options=self._plan_options(dead),
         )
         self._index_dead = dead
         self.index_builds += 1
         return self._index
+
+    def _plan_options(self, dead: frozenset[str]) -> PlanOptions:
+        """The options planned with: the caller's, plus the gateways counted dead."""
+        return attrs.evolve(self._options, dead_gateways=self._options.dead_gateways | dead)
 
     # -- reading --------------------------------------------------------------------------
 

@@ -558,6 +558,7 @@ class Controller:
         # cluster) -> (message, winner), and the plan they were last read from.
         self._findings: dict[tuple[str, str, str, str], tuple[str, str]] = {}
         self._findings_plan: object = None
+        self._metrics_plan: object = None  # the plan whose skips the metrics show
         # Link status through links/status (none in a dry run).
         self.link_status = (
             None if config.dry_run else LinkStatusWriter(time.time, options=config.options)
@@ -771,7 +772,9 @@ class Controller:
         now = time.monotonic()
         self.metrics.sync_seconds.observe(now - started)
         planned = self._reconciler.last_plan
-        if planned is not None:
+        # Skips change only with a full comparison's plan: not recounted per event run.
+        if planned is not None and planned is not self._metrics_plan:
+            self._metrics_plan = planned
             counts: dict[str, int] = {}
             for skip in planned.skipped:
                 counts[skip.code.value] = counts.get(skip.code.value, 0) + 1
