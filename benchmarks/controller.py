@@ -303,7 +303,7 @@ def serve() -> int:
     sys.path.insert(0, str(ROOT / "tests" / "k8s"))
     from kube_server import KubeServer, Recorded
 
-    from meshmirror.backends.memory import FakeCluster
+    from meshmirror.effects.backends.memory import FakeCluster
 
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing else may write on the protocol stream
@@ -651,7 +651,7 @@ def bare_create(config_text: str, manifests: Sequence[dict[str, Any]], threads: 
 def _planned(topo: generate.Topology) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """(planned manifests but Namespaces, gateway mirrors one can edit, mirrored Services)."""
     from meshmirror import plan, to_manifest
-    from meshmirror.manifest import cluster_state
+    from meshmirror.formats.manifest import cluster_state
 
     states = {n: cluster_state(n, [d]) for n, d in topo.clusters.items()}
     source = states.pop(generate.SOURCE)

@@ -2,7 +2,7 @@
 
 Writes a generated source-cluster dump of about ``--mb`` megabytes (and its remote) in
 both formats, as ``kubectl get ... -o json`` and ``-o yaml`` print them, then measures
-each in a fresh process: :func:`meshmirror.loader.load_cluster` (wall and CPU time, and
+each in a fresh process: :func:`meshmirror.effects.loader.load_cluster` (wall and CPU time, and
 peak resident memory), with libyaml's C parser and, with ``--python-yaml``, PyYAML's
 pure-Python one; and the whole ``meshmirror plan`` over the JSON and the YAML dumps.
 Prints one JSON object on the last line of stdout.
@@ -55,7 +55,7 @@ def write_dumps(mb: float, out: Path) -> dict[str, Any]:
 
 def _measure_load(path: str, yaml_loader: str) -> None:
     """In a child process: load one dump, print seconds, objects and peak RSS."""
-    import meshmirror.loader as loader
+    import meshmirror.effects.loader as loader
 
     if yaml_loader == "python":
         loader.YAML_LOADER = loader._PyLoader

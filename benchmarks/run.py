@@ -7,7 +7,7 @@ object on the last line (progress goes to stderr).
 Every figure is the best (least) of several runs in this one process, and every ratio is
 taken between figures of this same run. Everything runs under Python's default garbage
 collector (``gc`` in the output says so and gives the thresholds): ``json.loads`` and the
-official client as they come, meshmirror's loader (``meshmirror.loader.cluster_states``)
+official client as they come, meshmirror's loader (``meshmirror.effects.loader.cluster_states``)
 as it manages the collector itself (it pauses it while building the states and freezes
 them after, ``gc_mode="freeze"``). Before each run the previous run's results are
 dropped and a full collection runs, untimed.
@@ -22,7 +22,7 @@ What is measured (seconds unless said otherwise):
 - ``plan_s``: ``plan(source, remotes)`` (``plan_s_small`` at a tenth of the Services:
   ``linear_growth`` is their ratio);
 - ``event_s_small``/``event_s_large``: one remote Service edit (a label and its
-  resourceVersion) handled by ``meshmirror.incremental.replan`` and ``PlanIndex.applied``,
+  resourceVersion) handled by ``meshmirror.decisions.incremental.replan`` and ``PlanIndex.applied``,
   per event (the best of ``EVENT_BATCHES`` batches), at two topologies 100x apart in
   Services (same cluster count);
 - ``noop_resync_writes``: writes of a ``Reconciler`` run over a settled source
@@ -57,11 +57,11 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from generate import SOURCE, generate, to_json  # noqa: E402
-from meshmirror.diff import diff  # noqa: E402
-from meshmirror.incremental import PlanIndex, RemoteChange, replan  # noqa: E402
-from meshmirror.loader import GcMode, cluster_states  # noqa: E402
-from meshmirror.model import ClusterState, Service  # noqa: E402
-from meshmirror.plan import Plan, plan  # noqa: E402
+from meshmirror.decisions.diff import diff  # noqa: E402
+from meshmirror.decisions.incremental import PlanIndex, RemoteChange, replan  # noqa: E402
+from meshmirror.decisions.plan import Plan, plan  # noqa: E402
+from meshmirror.effects.loader import GcMode, cluster_states  # noqa: E402
+from meshmirror.values.model import ClusterState, Service  # noqa: E402
 
 __all__ = ["CONTRACT_KEYS", "FULL", "QUICK", "Sizes", "main", "measure"]
 
@@ -314,8 +314,8 @@ def events(states: Mapping[str, ClusterState], count: int, runs: int) -> EventFi
 
 def writes(sizes: Sizes) -> dict[str, Any]:
     """Writes of a no-op resync, and per changed owned object, through the reconciler."""
-    from meshmirror.backends.memory import FakeCluster
-    from meshmirror.reconcile import ManualClock, Reconciler
+    from meshmirror.effects.backends.memory import FakeCluster
+    from meshmirror.effects.reconcile import ManualClock, Reconciler
 
     topo = generate(sizes.writes_clusters, sizes.writes_per_cluster, seed=7)
     clock = ManualClock(0.0)
@@ -360,7 +360,7 @@ def writes(sizes: Sizes) -> dict[str, Any]:
         "writes_services": sum(
             1 for c in remotes.values() for d in c.dump() if d["kind"] == "Service"
         ),
-        "writes_measured_with": "meshmirror.reconcile.Reconciler over FakeCluster",
+        "writes_measured_with": "meshmirror.effects.reconcile.Reconciler over FakeCluster",
     }
 
 
@@ -371,9 +371,9 @@ def reconciler_events(clusters: int, per_cluster: int, edits: int) -> dict[str, 
     The source starts settled (the plan applied to it), so the Reconciler's first run
     lists every cluster and writes nothing; each edit is then one remote Service label
     (its mirror Service and Endpoints both change), applied as a user would, untimed."""
-    from meshmirror.backends.memory import FakeCluster
-    from meshmirror.manifest import cluster_state, to_manifest
-    from meshmirror.reconcile import ManualClock, Reconciler
+    from meshmirror.effects.backends.memory import FakeCluster
+    from meshmirror.effects.reconcile import ManualClock, Reconciler
+    from meshmirror.formats.manifest import cluster_state, to_manifest
 
     topo = generate(clusters, per_cluster, seed=11)
     clock = ManualClock(0.0)

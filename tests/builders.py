@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from meshmirror import LINKERD, ClusterState, PlanOptions, cluster_state, plan, to_manifest
-from meshmirror.plan import Plan
+from meshmirror.decisions.plan import Plan
 
 EXPORTED = {"mirror.linkerd.io/exported": "true"}
 DISCOVERED = {"mirror.linkerd.io/exported": "remote-discovery"}
@@ -176,7 +176,7 @@ def manifests(p: Plan) -> dict[tuple[str, str, str], dict[str, Any]]:
 
 def applied(state: ClusterState, p: Plan) -> ClusterState:
     """``state`` with the plan's objects written, as a settled cluster would hold them."""
-    from meshmirror.diff import diff
+    from meshmirror.decisions.diff import diff
 
     changes = diff(p, state)
     return state.replace(
@@ -232,7 +232,7 @@ def assert_implements_backend(obj: object) -> None:
     Protocol only checks that the names exist)."""
     import inspect
 
-    from meshmirror.backends import Backend
+    from meshmirror.effects.backends import Backend
 
     for name in ("list", "watch", "create", "update", "delete"):
         want = inspect.signature(getattr(Backend, name))

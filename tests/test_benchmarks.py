@@ -16,8 +16,8 @@ sys.path.insert(0, str(BENCH))
 
 import generate  # noqa: E402
 import run  # noqa: E402
-from meshmirror.manifest import cluster_state  # noqa: E402
-from meshmirror.plan import plan  # noqa: E402
+from meshmirror.decisions.plan import plan  # noqa: E402
+from meshmirror.formats.manifest import cluster_state  # noqa: E402
 
 TINY = run.Sizes("tiny", 3, 12, 2, 1, 1, 4, 2, 6, 2)
 

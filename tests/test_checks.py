@@ -1,4 +1,4 @@
-"""`meshmirror.checks`: each check passing and failing in each mode that needs it, and
+"""`meshmirror.views.checks`: each check passing and failing in each mode that needs it, and
 never failing a mode that does not (docs/design.md, sections 4.3 and 4.4)."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from builders import DISCOVERED, EXPORTED, MEMBER, endpoints, link, namespace, ports, service
 from meshmirror import ClusterState, PlanOptions, cluster_state, plan
-from meshmirror.checks import CHECK_IDS, GROUPS, CheckReport, CheckResult, check
-from meshmirror.plan import Plan
+from meshmirror.decisions.plan import Plan
 from meshmirror.testing import topologies
-from meshmirror.topology import Topology
+from meshmirror.views.checks import CHECK_IDS, GROUPS, CheckReport, CheckResult, check
+from meshmirror.views.topology import Topology
 
 MESHED = {"linkerd.io/inject": "enabled"}
 MODES: dict[str, dict[str, str]] = {

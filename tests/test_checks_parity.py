@@ -14,9 +14,9 @@ import yaml
 
 from builders import EXPORTED, endpoints, link, namespace, service
 from meshmirror import PlanOptions, cluster_state, plan
-from meshmirror.checks import CHECK_IDS, CheckReport, check
 from meshmirror.cli import main
-from meshmirror.secretdump import credentials_secrets
+from meshmirror.effects.secretdump import credentials_secrets
+from meshmirror.views.checks import CHECK_IDS, CheckReport, check
 
 TOKEN = "parity-secret-token-987"
 

@@ -1,8 +1,8 @@
-"""The reconciler's pure rules (:mod:`meshmirror.decide`), over values only."""
+"""The reconciler's pure rules (:mod:`meshmirror.decisions.decide`), over values only."""
 
 from __future__ import annotations
 
-from meshmirror.decide import (
+from meshmirror.decisions.decide import (
     LinkStatus,
     RemoteView,
     Write,
@@ -12,8 +12,8 @@ from meshmirror.decide import (
     update_manifest,
     writes,
 )
-from meshmirror.diff import Changes, Update
-from meshmirror.model import (
+from meshmirror.decisions.diff import Changes, Update
+from meshmirror.values.model import (
     ClusterState,
     EndpointAddress,
     Endpoints,

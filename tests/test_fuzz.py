@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from meshmirror import plan
 from meshmirror.cli import main
-from meshmirror.labels import LabelError, Selector, SelectorError, parse_selector
-from meshmirror.loader import LoadError, load_cluster
-from meshmirror.manifest import ManifestError, cluster_state, from_manifest, to_manifest
+from meshmirror.effects.loader import LoadError, load_cluster
+from meshmirror.formats.manifest import ManifestError, cluster_state, from_manifest, to_manifest
 from meshmirror.testing import json_like, selector_texts, topologies
+from meshmirror.values.labels import LabelError, Selector, SelectorError, parse_selector
 
 SELECTOR_ERRORS = (SelectorError, LabelError)
 # The file and CLI fuzzers write files and parse YAML: half the profile's examples.
@@ -470,8 +470,8 @@ def mutated_dumps(draw: st.DrawFn) -> dict[str, bytes]:
 
 
 def _api_server_valid(doc: dict[str, Any]) -> None:
-    from meshmirror.labels import is_valid_key, is_valid_value
-    from meshmirror.names import endpoint_ip_problem
+    from meshmirror.values.labels import is_valid_key, is_valid_value
+    from meshmirror.values.names import endpoint_ip_problem
 
     for item in doc["items"]:
         meta = item["metadata"]

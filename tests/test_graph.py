@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshmirror import ClusterState, PlanOptions, plan
-from meshmirror.checks import CheckResult, check
-from meshmirror.graph import plan_html, to_dot, to_mermaid
-from meshmirror.model import ObjectRef
-from meshmirror.render import Drawing, GraphvizError, dot_to_svg, draw, to_svg
+from meshmirror.effects.render import Drawing, GraphvizError, dot_to_svg, draw, to_svg
 from meshmirror.testing import topologies
-from meshmirror.topology import Topology
+from meshmirror.values.model import ObjectRef
+from meshmirror.views.checks import CheckResult, check
+from meshmirror.views.graph import plan_html, to_dot, to_mermaid
+from meshmirror.views.topology import Topology
 from test_checks import shuffled
 from test_resolve import shop
 

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given, settings
 
 from meshmirror import ClusterState, diff, plan
-from meshmirror.checks import check
 from meshmirror.cli import main
-from meshmirror.graph import GraphOptions, to_dot, to_mermaid
-from meshmirror.loader import load_cluster
-from meshmirror.summary import summarize
+from meshmirror.effects.loader import load_cluster
 from meshmirror.testing import topologies
+from meshmirror.views.checks import check
+from meshmirror.views.graph import GraphOptions, to_dot, to_mermaid
+from meshmirror.views.summary import summarize
 
 EX = Path(__file__).resolve().parent.parent / "examples" / "topology"
 CLUSTERS = ["--source", "west", *(f"{c}={EX / c}.yaml" for c in ("west", "east", "north"))]
@@ -206,7 +206,7 @@ def test_summary_counts_add_up(world: tuple[ClusterState, dict[str, ClusterState
 def test_summary_of_a_hundred_clusters_is_a_screen() -> None:
     sys.path.insert(0, str(EX.parent.parent / "benchmarks"))
     import generate
-    from meshmirror.manifest import cluster_state
+    from meshmirror.formats.manifest import cluster_state
 
     topo = generate.generate(100, 10)
     states = {n: cluster_state(n, d["items"]) for n, d in topo.clusters.items()}
@@ -224,8 +224,8 @@ def test_summary_of_a_hundred_clusters_is_a_screen() -> None:
 
 
 def test_every_result_has_a_one_line_repr_and_html_tables() -> None:
-    from meshmirror.resolve import resolve
-    from meshmirror.topology import Topology
+    from meshmirror.views.resolve import resolve
+    from meshmirror.views.topology import Topology
 
     src, remotes = example()
     p = plan(src, remotes)

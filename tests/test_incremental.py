@@ -1,4 +1,4 @@
-"""meshmirror.incremental agrees with a full plan and diff.
+"""meshmirror.decisions.incremental agrees with a full plan and diff.
 
 From a settled source (the plan applied), each random remote change (a Service or
 Endpoints put or deleted, exported in any mode, federated or not, headless, colliding
@@ -16,10 +16,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from meshmirror import Changes, ClusterState, PlanOptions, diff, plan, to_manifest
-from meshmirror.diff import _normal, same
-from meshmirror.incremental import PlanIndex, RemoteChange, replan
-from meshmirror.labels import Selector
-from meshmirror.model import Endpoints, Link, Namespace, Service, ServicePort
+from meshmirror.decisions.diff import _normal, same
+from meshmirror.decisions.incremental import PlanIndex, RemoteChange, replan
 from meshmirror.testing import (
     HOSTNAMES,
     NAMESPACES,
@@ -28,6 +26,8 @@ from meshmirror.testing import (
     services,
     topologies,
 )
+from meshmirror.values.labels import Selector
+from meshmirror.values.model import Endpoints, Link, Namespace, Service, ServicePort
 
 
 def _apply(state: ClusterState, changes: Changes) -> ClusterState:
@@ -118,7 +118,7 @@ def test_replan_agrees_with_a_full_plan_and_diff(
 
 
 def remote_ref(ref: tuple[str, str, str]) -> Any:
-    from meshmirror.model import ObjectRef
+    from meshmirror.values.model import ObjectRef
 
     return ObjectRef(*ref)
 
@@ -183,7 +183,7 @@ def test_a_later_link_takes_over_a_name_the_first_one_frees() -> None:
 def test_a_name_freed_by_another_service_is_taken_over() -> None:
     """The per-pod mirror ``web-0-east`` of headless ``db`` holds the name the mirror of
     Service ``web-0`` wants; when ``db`` goes, ``web-0``'s mirror takes the name."""
-    from meshmirror.model import EndpointAddress, EndpointPort, EndpointSubset
+    from meshmirror.values.model import EndpointAddress, EndpointPort, EndpointSubset
 
     options = PlanOptions(enable_headless_services=True)
     source = ClusterState.build("west", [Namespace("shop"), _link("a", "exported=yes")])

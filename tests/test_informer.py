@@ -1,14 +1,14 @@
-"""Informers (:mod:`meshmirror.backends.informer`): list once, watch, resume, re-list."""
+"""Informers (:mod:`meshmirror.effects.backends.informer`): list once, watch, resume, re-list."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from meshmirror.backends.base import Backend, ListResult, Manifest, Unreachable, WatchEvent
-from meshmirror.backends.informer import Informer, RemoteCache
-from meshmirror.backends.memory import FakeCluster, Faults
-from meshmirror.model import Service
+from meshmirror.effects.backends.base import Backend, ListResult, Manifest, Unreachable, WatchEvent
+from meshmirror.effects.backends.informer import Informer, RemoteCache
+from meshmirror.effects.backends.memory import FakeCluster, Faults
+from meshmirror.values.model import Service
 
 
 def ns(name: str) -> Manifest:

@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 import yaml
 
-import meshmirror.loader as loader
+import meshmirror.effects.loader as loader
 from builders import EXPORTED, endpoints, link, namespace, plan_docs, service
 from meshmirror import PlanOptions, SkipCode, cluster_state, diff, plan
-from meshmirror.backends.memory import FakeCluster
-from meshmirror.checks import check
 from meshmirror.cli import main, plan_document
-from meshmirror.labels import SelectorError, SelectorTypeError, parse_selector
-from meshmirror.loader import LoadError, load_cluster, load_yaml_file
-from meshmirror.manifest import ManifestError
-from meshmirror.model import ArgumentError
+from meshmirror.effects.backends.memory import FakeCluster
+from meshmirror.effects.loader import LoadError, load_cluster, load_yaml_file
+from meshmirror.formats.manifest import ManifestError
+from meshmirror.values.labels import SelectorError, SelectorTypeError, parse_selector
+from meshmirror.values.model import ArgumentError
+from meshmirror.views.checks import check
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "topology"
 WEST, EAST, NORTH = (str(EXAMPLES / f"{n}.yaml") for n in ("west", "east", "north"))

@@ -1,4 +1,4 @@
-"""Tests for meshmirror.labels: apimachinery's vectors, the reference points, properties."""
+"""Tests for meshmirror.values.labels: apimachinery's vectors, the reference points, properties."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshmirror import labels as L
-from meshmirror.labels import (
+from meshmirror.values import labels as L
+from meshmirror.values.labels import (
     LabelError,
     Operator,
     Requirement,

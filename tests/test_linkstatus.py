@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from builders import EXPORTED, link, namespace, service
-from meshmirror import linkstatus
-from meshmirror.backends.memory import FakeCluster
-from meshmirror.linkstatus import LinkStatusWriter
-from meshmirror.reconcile import ManualClock, Reconciler
+from meshmirror.effects import linkstatus
+from meshmirror.effects.backends.memory import FakeCluster
+from meshmirror.effects.linkstatus import LinkStatusWriter
+from meshmirror.effects.reconcile import ManualClock, Reconciler
 
 LINK_NS = "linkerd-multicluster"
 

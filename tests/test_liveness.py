@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import meshmirror.liveness
-from meshmirror.liveness import (
+import meshmirror.decisions.liveness
+from meshmirror.decisions.liveness import (
     DurationError,
     Liveness,
     ProbeConfig,
@@ -19,11 +19,11 @@ from meshmirror.liveness import (
     parse_duration,
     probe_config,
 )
-from meshmirror.model import Link, ProbeSpec
+from meshmirror.values.model import Link, ProbeSpec
 
 
 def test_module_doctests() -> None:
-    assert doctest.testmod(meshmirror.liveness).failed == 0
+    assert doctest.testmod(meshmirror.decisions.liveness).failed == 0
 
 
 @pytest.mark.parametrize(

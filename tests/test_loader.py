@@ -1,4 +1,4 @@
-"""Files and directories of kubectl output (``meshmirror.loader``), and how the CLI
+"""Files and directories of kubectl output (``meshmirror.effects.loader``), and how the CLI
 reports what cannot be read."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from meshmirror.cli import main
-from meshmirror.loader import LoadError, load_cluster, load_documents, load_yaml_file
-from meshmirror.manifest import ManifestError
+from meshmirror.effects.loader import LoadError, load_cluster, load_documents, load_yaml_file
+from meshmirror.formats.manifest import ManifestError
 
 NS = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
 SVC = {

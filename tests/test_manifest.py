@@ -1,4 +1,4 @@
-"""kubectl-style dicts <-> model values (``meshmirror.manifest``), both ways, every kind."""
+"""kubectl-style dicts <-> model values (``meshmirror.formats.manifest``), both ways, every kind."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshmirror.labels import Selector, SelectorError
-from meshmirror.manifest import (
+from meshmirror.formats.manifest import (
     LinkSelectorError,
     ManifestError,
     cluster_state,
@@ -21,7 +20,15 @@ from meshmirror.manifest import (
     iter_documents,
     to_manifest,
 )
-from meshmirror.model import (
+from meshmirror.testing import (
+    NAMESPACES,
+    endpoints_for,
+    label_selector_dicts,
+    links,
+    services,
+)
+from meshmirror.values.labels import Selector, SelectorError
+from meshmirror.values.model import (
     ConfigMap,
     EndpointAddress,
     EndpointPort,
@@ -33,13 +40,6 @@ from meshmirror.model import (
     ProbeSpec,
     Service,
     ServicePort,
-)
-from meshmirror.testing import (
-    NAMESPACES,
-    endpoints_for,
-    label_selector_dicts,
-    links,
-    services,
 )
 
 # --------------------------------------------------------------------------- fixtures
@@ -890,7 +890,7 @@ def test_reading_never_mutates_the_documents() -> None:
 
     import yaml
 
-    from meshmirror.manifest import cluster_state as read
+    from meshmirror.formats.manifest import cluster_state as read
 
     root = Path(__file__).resolve().parent.parent / "examples" / "topology"
     for name in ("west", "east", "north"):

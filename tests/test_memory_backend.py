@@ -1,4 +1,4 @@
-"""Unit and property tests for :mod:`meshmirror.backends.memory` (the in-memory cluster)."""
+"""Unit and property tests for :mod:`meshmirror.effects.backends.memory` (the in-memory cluster)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builders import assert_implements_backend
-from meshmirror.backends.base import (
+from meshmirror.effects.backends.base import (
     AlreadyExists,
     Conflict,
     Gone,
@@ -21,7 +21,7 @@ from meshmirror.backends.base import (
     Timeout,
     Unreachable,
 )
-from meshmirror.backends.memory import DEFAULT_FAULTS, FakeCluster, Faults, Invalid
+from meshmirror.effects.backends.memory import DEFAULT_FAULTS, FakeCluster, Faults, Invalid
 
 
 def ns(name: str, **labels: str) -> dict[str, Any]:

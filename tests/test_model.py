@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshmirror.mirror import Mirror
-from meshmirror.model import FrozenMap, ObjectRef, Service, frozen_map
+from meshmirror.decisions.mirror import Mirror
+from meshmirror.values.model import FrozenMap, ObjectRef, Service, frozen_map
 
 pairs = st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=8)
 

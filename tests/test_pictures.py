@@ -23,11 +23,11 @@ import attrs
 import pytest
 
 from meshmirror import ClusterState, plan
-from meshmirror.checks import check
-from meshmirror.graph import MODE_STYLES, MODES, GraphOptions, to_dot, to_mermaid
-from meshmirror.loader import load_cluster
-from meshmirror.plan import Plan
-from meshmirror.render import dot_to_svg, svg_size
+from meshmirror.decisions.plan import Plan
+from meshmirror.effects.loader import load_cluster
+from meshmirror.effects.render import dot_to_svg, svg_size
+from meshmirror.views.checks import check
+from meshmirror.views.graph import MODE_STYLES, MODES, GraphOptions, to_dot, to_mermaid
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = ROOT / "docs" / "pictures"
@@ -63,7 +63,7 @@ def example_world() -> World:
 
 
 def generated_world() -> World:
-    from meshmirror.manifest import cluster_state
+    from meshmirror.formats.manifest import cluster_state
 
     topo = pictures_module().generate(*pictures_module().GENERATED)
     states = {n: cluster_state(n, doc["items"]) for n, doc in topo.clusters.items()}
@@ -307,7 +307,7 @@ def test_generated_picture_reads_at_a_glance() -> None:
 
 def generated(clusters: int, services: int, seed: int, **flags: bool) -> World:
     from meshmirror import PlanOptions
-    from meshmirror.manifest import cluster_state
+    from meshmirror.formats.manifest import cluster_state
 
     topo = pictures_module().generate(clusters, services, seed=seed)
     states = {n: cluster_state(n, doc["items"]) for n, doc in topo.clusters.items()}

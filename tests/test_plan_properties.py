@@ -25,10 +25,12 @@ from hypothesis import strategies as st
 
 from meshmirror import LINKERD, PlanOptions, diff, plan
 from meshmirror.cli import dump_yaml, main, plan_document
-from meshmirror.diff import owned_objects
-from meshmirror.labels import Selector, parse_selector
-from meshmirror.manifest import cluster_state, to_manifest
-from meshmirror.model import (
+from meshmirror.decisions.diff import owned_objects
+from meshmirror.decisions.plan import Plan
+from meshmirror.formats.manifest import cluster_state, to_manifest
+from meshmirror.testing import services, topologies
+from meshmirror.values.labels import Selector, parse_selector
+from meshmirror.values.model import (
     ClusterState,
     EndpointAddress,
     EndpointPort,
@@ -39,8 +41,6 @@ from meshmirror.model import (
     Service,
     ServicePort,
 )
-from meshmirror.plan import Plan
-from meshmirror.testing import services, topologies
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 LOCAL_MEMBER_SELECTOR = "mirror.linkerd.io/federated=member"

@@ -1,4 +1,4 @@
-"""Unit scenarios for :mod:`meshmirror.reconcile`: every rule of docs/design.md, section 2.
+"""Unit scenarios for :mod:`meshmirror.effects.reconcile`: every rule of docs/design.md, section 2.
 
 Each test builds a small topology inline: a source cluster ``west`` with Links to
 ``east`` (and sometimes ``north``), all :class:`FakeCluster` on one :class:`ManualClock`.
@@ -14,7 +14,7 @@ import pytest
 
 from builders import EXPORT, FEDERATED, plain, svc
 from meshmirror import PlanOptions, diff, plan
-from meshmirror.backends.base import (
+from meshmirror.effects.backends.base import (
     Backend,
     BackendError,
     Conflict,
@@ -26,10 +26,10 @@ from meshmirror.backends.base import (
     Unreachable,
     WatchEvent,
 )
-from meshmirror.backends.memory import FakeCluster, Faults
-from meshmirror.manifest import cluster_state, to_manifest
-from meshmirror.model import ClusterState, ObjectRef
-from meshmirror.reconcile import LinkStatus, ManualClock, Reconciler, RunReport
+from meshmirror.effects.backends.memory import FakeCluster, Faults
+from meshmirror.effects.reconcile import LinkStatus, ManualClock, Reconciler, RunReport
+from meshmirror.formats.manifest import cluster_state, to_manifest
+from meshmirror.values.model import ClusterState, ObjectRef
 
 LINKS_NS = "linkerd-multicluster"
 GATEWAYS = {"east": "192.0.2.10", "north": "192.0.2.20"}
@@ -960,7 +960,7 @@ def test_a_write_that_timed_out_after_taking_effect_is_not_repeated() -> None:
 
 
 def test_an_unretryable_write_error_is_reported_not_pending() -> None:
-    from meshmirror.backends.memory import Invalid
+    from meshmirror.effects.backends.memory import Invalid
 
     w = World({"east": [svc("web")]})
 
@@ -1255,7 +1255,7 @@ def test_a_hand_edit_or_deletion_of_an_owned_object_is_repaired_by_the_next_even
 
 
 def test_a_refused_write_is_not_retried_in_a_tight_loop() -> None:
-    from meshmirror.backends.memory import Invalid
+    from meshmirror.effects.backends.memory import Invalid
 
     w = World({"east": [svc("web")]})
     calls: list[str] = []

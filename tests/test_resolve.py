@@ -1,4 +1,4 @@
-"""`meshmirror.resolve`: where a request goes, by which path, with which identity, and
+"""`meshmirror.views.resolve`: where a request goes, by which path, with which identity, and
 why a cluster contributes nothing (docs/design.md, sections 4.3 and 4.4)."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from builders import DISCOVERED, EXPORTED, MEMBER, endpoints, link, namespace, ports, service
 from meshmirror import ClusterState, ObjectRef, PlanOptions, plan
-from meshmirror.plan import Plan
-from meshmirror.resolve import (
+from meshmirror.decisions.plan import Plan
+from meshmirror.testing import topologies
+from meshmirror.views.resolve import (
     REASONS,
     Destination,
     Failure,
@@ -23,8 +24,7 @@ from meshmirror.resolve import (
     parse_target,
     resolve,
 )
-from meshmirror.testing import topologies
-from meshmirror.topology import Topology
+from meshmirror.views.topology import Topology
 from test_checks import MESHED, shuffled, topology_files, world
 
 Parts = tuple[Plan, ClusterState, dict[str, ClusterState]]

@@ -8,10 +8,10 @@ import importlib
 import pytest
 
 MODULES = [
-    "meshmirror.backends.informer",
-    "meshmirror.decide",
-    "meshmirror.incremental",
-    "meshmirror.reconcile",
+    "meshmirror.effects.backends.informer",
+    "meshmirror.decisions.decide",
+    "meshmirror.decisions.incremental",
+    "meshmirror.effects.reconcile",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Link status (``meshmirror.status``): Linkerd's v1alpha3 shape, each reason, our codes
+"""Link status (``meshmirror.decisions.status``): Linkerd's v1alpha3 shape, each reason, our codes
 in the messages, transition times kept, and a function of the plan."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import meshmirror.status
+import meshmirror.decisions.status
 from builders import DISCOVERED, EXPORTED, MEMBER, endpoints, link, namespace, service
 from meshmirror import PlanOptions, SkipCode, cluster_state, plan
-from meshmirror.model import ObjectRef
-from meshmirror.status import REASONS, Reason, link_status, rfc3339, same_status
+from meshmirror.decisions.status import REASONS, Reason, link_status, rfc3339, same_status
+from meshmirror.values.model import ObjectRef
 
 NOW = "2026-01-01T00:00:00Z"
 LATER = "2026-01-01T00:05:00Z"
@@ -48,7 +48,7 @@ def only(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_module_doctests() -> None:
-    assert doctest.testmod(meshmirror.status).failed == 0
+    assert doctest.testmod(meshmirror.decisions.status).failed == 0
 
 
 def test_every_skip_code_has_a_reason() -> None:
@@ -257,7 +257,7 @@ def test_a_status_the_api_server_defaulted_is_the_same() -> None:
 
 @given(st.integers(min_value=0, max_value=4_000_000_000))
 def test_rfc3339_round_trips(seconds: int) -> None:
-    from meshmirror.manifest import parse_timestamp
+    from meshmirror.formats.manifest import parse_timestamp
 
     assert parse_timestamp(rfc3339(seconds)).timestamp() == seconds
 
@@ -268,4 +268,4 @@ def test_reason_values() -> None:
 
 @pytest.mark.parametrize("code", list(SkipCode))
 def test_reason_for(code: SkipCode) -> None:
-    assert meshmirror.status.reason_for(code) is REASONS[code]
+    assert meshmirror.decisions.status.reason_for(code) is REASONS[code]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from builders import namespace
 from meshmirror import cluster_state
-from meshmirror.topology import (
+from meshmirror.views.topology import (
     ClusterTopology,
     Topology,
     TopologyError,

@@ -24,23 +24,22 @@ from typing import Any, NoReturn, TextIO
 import yaml
 
 from meshmirror import __version__
-from meshmirror.checks import check
-from meshmirror.codes import Conflict, NoticeCode, Skip
-from meshmirror.diff import diff
-from meshmirror.display import text_table
-from meshmirror.graph import GraphOptions, to_dot, to_mermaid
-from meshmirror.labels import LabelError, SelectorError
-from meshmirror.loader import LoadError, dump_files, load_cluster, load_yaml_file
-from meshmirror.manifest import ManifestError, to_manifest
-from meshmirror.mirror import Resolver
-from meshmirror.model import ClusterState
-from meshmirror.names import InvalidNameError
-from meshmirror.plan import Plan, PlanOptions, plan
-from meshmirror.render import GraphvizError, picture, to_svg
-from meshmirror.resolve import TargetError, parse_target, resolve
-from meshmirror.secretdump import secrets_in
-from meshmirror.summary import summarize
-from meshmirror.topology import Topology, TopologyError
+from meshmirror.decisions.diff import diff
+from meshmirror.decisions.mirror import Resolver
+from meshmirror.decisions.plan import Plan, PlanOptions, plan
+from meshmirror.effects.loader import LoadError, dump_files, load_cluster, load_yaml_file
+from meshmirror.effects.render import GraphvizError, picture, to_svg
+from meshmirror.effects.secretdump import secrets_in
+from meshmirror.formats.manifest import ManifestError, to_manifest
+from meshmirror.values.codes import Conflict, NoticeCode, Skip
+from meshmirror.values.labels import LabelError, SelectorError
+from meshmirror.values.model import ClusterState
+from meshmirror.values.names import InvalidNameError
+from meshmirror.views.checks import check
+from meshmirror.views.graph import GraphOptions, to_dot, to_mermaid
+from meshmirror.views.resolve import TargetError, parse_target, resolve
+from meshmirror.views.summary import summarize
+from meshmirror.views.topology import Topology, TopologyError
 
 __all__ = ["CliError", "main"]
 
@@ -277,33 +276,8 @@ def plan_document(p: Plan) -> dict[str, Any]:
 
 def plan_table(p: Plan) -> str:
     """A kubectl-like table: every planned object with its mode and origin, then each
-    federated Service with its members and winner."""
-    origin: dict[tuple[str, str, str], tuple[str, str]] = {}
-    for m in p.mirrors:
-        src = f"{m.remote.namespace}/{m.remote.name}@{m.target}"
-        for ref in m.refs:
-            origin[(ref.kind, ref.namespace, ref.name)] = (m.mode, src)
-    for f in p.federated:
-        members = ",".join(x.entry for x in f.members)
-        origin[("Service", f.service.namespace, f.service.name)] = ("federated", members)
-    rows: list[list[str]] = [["KIND", "NAMESPACE", "NAME", "MODE", "FROM"]]
-    for o in p.objects:
-        mode, src = origin.get((o.kind, o.namespace, o.name), ("namespace", "-"))
-        rows.append([o.kind, o.namespace or "-", o.name, mode, src])
-    out = text_table(rows)
-    if p.federated:
-        fed_rows = [["FEDERATED", "NAMESPACE", "WINNER", "MEMBERS"]]
-        for f in p.federated:
-            fed_rows.append(
-                [
-                    f.service.name,
-                    f.service.namespace,
-                    f.winner.entry,
-                    ",".join(x.entry for x in f.members),
-                ]
-            )
-        out += "\n" + text_table(fed_rows)
-    return out
+    federated Service with its members and winner (:meth:`Plan.text`)."""
+    return p.text()
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -40,8 +40,8 @@ from typing import Any, Literal, TypeAlias, TypeVar
 
 from hypothesis import strategies as st
 
-from meshmirror.labels import Operator, Requirement, Selector
-from meshmirror.model import (
+from meshmirror.values.labels import Operator, Requirement, Selector
+from meshmirror.values.model import (
     ClusterState,
     EndpointAddress,
     EndpointPort,
@@ -53,8 +53,8 @@ from meshmirror.model import (
     Service,
     ServicePort,
 )
-from meshmirror.names import federated_name, mirror_name
-from meshmirror.scheme import LINKERD
+from meshmirror.values.names import federated_name, mirror_name
+from meshmirror.values.scheme import LINKERD
 
 __all__ = [
     "CLUSTER_NAMES",
@@ -105,7 +105,7 @@ _DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?"
 def label_names() -> st.SearchStrategy[str]:
     """The name part of a label key (also any non-empty value): 1-63 ASCII characters.
 
-    >>> from meshmirror.labels import is_valid_key
+    >>> from meshmirror.values.labels import is_valid_key
     >>> is_valid_key(label_names().example())
     True
     """
@@ -121,7 +121,7 @@ def dns_subdomains() -> st.SearchStrategy[str]:
 def label_keys() -> st.SearchStrategy[str]:
     """Valid label keys, with or without a prefix, often one of :data:`COMMON_KEYS`.
 
-    >>> from meshmirror.labels import validate_key
+    >>> from meshmirror.values.labels import validate_key
     >>> validate_key(label_keys().example())
     """
     prefixed = st.builds(lambda p, n: f"{p}/{n}", dns_subdomains(), label_names())
@@ -131,7 +131,7 @@ def label_keys() -> st.SearchStrategy[str]:
 def label_values() -> st.SearchStrategy[str]:
     """Valid label values (the empty one included), often one of :data:`COMMON_VALUES`.
 
-    >>> from meshmirror.labels import validate_value
+    >>> from meshmirror.values.labels import validate_value
     >>> validate_value(label_values().example())
     """
     return st.one_of(st.sampled_from(COMMON_VALUES), st.just(""), label_names())
@@ -182,7 +182,7 @@ def requirements(
     keys: st.SearchStrategy[str] | None = None,
     operators: Sequence[Operator] = _ALL_OPS,
 ) -> Requirement:
-    """A valid :class:`~meshmirror.labels.Requirement`; set values are distinct, as the
+    """A valid :class:`~meshmirror.values.labels.Requirement`; set values are distinct, as the
     string form de-duplicates them.
 
     >>> r = requirements(operators=[Operator.EXISTS]).example()
@@ -233,7 +233,7 @@ def label_selector_dicts(draw: st.DrawFn, max_size: int = 4) -> dict[str, Any]:
     ``spec.selector`` or a Deployment's ``spec.selector`` holds them.
 
     Expression values are distinct, so the dict survives a trip through
-    :class:`~meshmirror.labels.Selector` up to ordering. ``{}`` (everything) is drawn too.
+    :class:`~meshmirror.values.labels.Selector` up to ordering. ``{}`` (everything) is drawn too.
 
     >>> d = label_selector_dicts().example()
     >>> Selector.from_label_selector(d).is_nothing()

@@ -19,7 +19,7 @@ import yaml
 
 from builders import svc
 from meshmirror import PlanOptions, diff, plan
-from meshmirror.manifest import cluster_state
+from meshmirror.formats.manifest import cluster_state
 from meshmirror_k8s.cli import link_main
 from meshmirror_k8s.testing import Cluster, KubeEnvironment
 

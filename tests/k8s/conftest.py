@@ -22,7 +22,7 @@ from k8s_helpers import (
 )
 from kube_server import KubeServer
 
-from meshmirror.backends.memory import FakeCluster
+from meshmirror.effects.backends.memory import FakeCluster
 
 
 def west_docs() -> list[dict]:

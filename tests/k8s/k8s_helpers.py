@@ -19,10 +19,10 @@ from kube_server import KubeServer
 from builders import plain
 from builders import svc as svc  # re-exported for the adapter tests
 from meshmirror import PlanOptions, diff, plan, to_manifest
-from meshmirror.backends import Manifest
-from meshmirror.backends.memory import FakeCluster
-from meshmirror.manifest import cluster_state
-from meshmirror.model import ObjectRef
+from meshmirror.effects.backends import Manifest
+from meshmirror.effects.backends.memory import FakeCluster
+from meshmirror.formats.manifest import cluster_state
+from meshmirror.values.model import ObjectRef
 from meshmirror_k8s.backend import Backoff, KubernetesBackend, Timeouts
 from meshmirror_k8s.cli import link_main
 from meshmirror_k8s.controller import Controller, ControllerConfig

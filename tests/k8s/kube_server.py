@@ -53,7 +53,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from meshmirror.backends import (
+from meshmirror.effects.backends import (
     AlreadyExists,
     BackendError,
     Conflict,
@@ -63,7 +63,7 @@ from meshmirror.backends import (
     Timeout,
     Unreachable,
 )
-from meshmirror.backends.memory import FakeCluster, Invalid
+from meshmirror.effects.backends.memory import FakeCluster, Invalid
 
 NOT_SERVED = "the server could not find the requested resource"
 

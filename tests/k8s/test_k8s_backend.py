@@ -14,7 +14,7 @@ from k8s_helpers import eps, kubeconfig, ns, svc
 from kube_server import Fault, KubeServer
 
 from builders import assert_implements_backend
-from meshmirror.backends import (
+from meshmirror.effects.backends import (
     AlreadyExists,
     Conflict,
     Gone,
@@ -25,7 +25,7 @@ from meshmirror.backends import (
     TooManyRequests,
     Unreachable,
 )
-from meshmirror.backends.memory import FakeCluster
+from meshmirror.effects.backends.memory import FakeCluster
 from meshmirror_k8s.backend import (
     Backoff,
     Forbidden,

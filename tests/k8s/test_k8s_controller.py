@@ -24,8 +24,8 @@ from k8s_helpers import (
     svc,
 )
 
-from meshmirror.backends import Conflict, NotFound
 from meshmirror.cli import main as meshmirror_main
+from meshmirror.effects.backends import Conflict, NotFound
 from meshmirror_k8s.__main__ import main
 from meshmirror_k8s.leader import LeaderElector
 from meshmirror_k8s.rbac import source_manifests

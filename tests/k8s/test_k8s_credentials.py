@@ -10,7 +10,7 @@ import pytest
 from k8s_helpers import credentials_secret, kubeconfig, ns, svc
 from kube_server import KubeServer
 
-from meshmirror.backends.memory import FakeCluster
+from meshmirror.effects.backends.memory import FakeCluster
 from meshmirror_k8s import credentials as creds_module
 from meshmirror_k8s.backend import KubernetesBackend, Unauthorized
 from meshmirror_k8s.credentials import (

@@ -28,7 +28,7 @@ from k8s_helpers import (
 from kube_server import Fault
 
 from meshmirror import PlanOptions
-from meshmirror.backends import Manifest
+from meshmirror.effects.backends import Manifest
 from meshmirror_k8s.__main__ import main
 from meshmirror_k8s.leader import LeaderElector
 from meshmirror_k8s.rbac import allowed, rule_triples, rules_from_manifest, source_manifests

@@ -25,7 +25,7 @@ from k8s_helpers import GATEWAY, LINKS_NS, OWNED, TOKENS, eps, kubeconfig, ns, s
 from kmock import KubernetesEmulator, ResourceInfo, Server
 
 from meshmirror import diff, plan
-from meshmirror.manifest import cluster_state
+from meshmirror.formats.manifest import cluster_state
 from meshmirror_k8s.__main__ import main
 from meshmirror_k8s.cli import link_main
 

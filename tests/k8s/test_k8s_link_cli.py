@@ -13,8 +13,8 @@ from k8s_helpers import kubeconfig
 
 from meshmirror import LINKERD
 from meshmirror.cli import main as meshmirror_main
-from meshmirror.manifest import from_manifest
-from meshmirror.model import Link
+from meshmirror.formats.manifest import from_manifest
+from meshmirror.values.model import Link
 from meshmirror_k8s.cli import link_main
 from meshmirror_k8s.credentials import credentials_from_secret
 from meshmirror_k8s.rbac import REMOTE_ACCESS_RULES, rule_triples, rules_from_manifest

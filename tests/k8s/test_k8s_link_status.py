@@ -7,8 +7,8 @@ from typing import Any
 
 from k8s_helpers import LINKS_NS, Topology, ns, svc
 
-from meshmirror.linkstatus import LinkStatusWriter
-from meshmirror.reconcile import ManualClock, Reconciler
+from meshmirror.effects.linkstatus import LinkStatusWriter
+from meshmirror.effects.reconcile import ManualClock, Reconciler
 
 
 def status_writes(topology: Topology) -> list[Any]:

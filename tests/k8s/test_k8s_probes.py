@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from k8s_helpers import LINKS_NS, Topology, wait_for
 
-from meshmirror.liveness import ProbeConfig
-from meshmirror.model import Link, ProbeSpec
+from meshmirror.decisions.liveness import ProbeConfig
+from meshmirror.values.model import Link, ProbeSpec
 from meshmirror_k8s.metrics import ControllerMetrics
 from meshmirror_k8s.probes import GatewayProber, ProbeResult, probe_gateway
 

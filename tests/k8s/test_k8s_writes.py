@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from meshmirror.backends.memory import FakeCluster
-from meshmirror.reconcile import ManualClock, Reconciler
+from meshmirror.effects.backends.memory import FakeCluster
+from meshmirror.effects.reconcile import ManualClock, Reconciler
 from meshmirror_k8s.controller import thread_pool_runner
 
 EXPORT = "mirror.linkerd.io/exported"

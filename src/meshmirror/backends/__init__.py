@@ -1,6 +1,6 @@
-"""Backends: how the reconciler reads and writes clusters (see :mod:`.base`)."""
+"""Re-exports :mod:`meshmirror.effects.backends`: its stable import path."""
 
-from meshmirror.backends.base import (
+from meshmirror.effects.backends import (
     KINDS,
     AlreadyExists,
     Backend,

@@ -1,0 +1,629 @@
+"""The objects meshmirror reasons about, as frozen values.
+
+Only the fields the service mirror reads or writes are modelled. Everything is
+immutable and hashable; label and annotation sets are :class:`FrozenMap`.
+
+>>> svc = Service("shop", "web", labels={"app": "web"}, ports=(ServicePort(80, name="http"),))
+>>> svc.ref
+ObjectRef(kind='Service', namespace='shop', name='web')
+>>> svc.labels["app"]
+'web'
+>>> state = ClusterState.build("east", [Namespace("shop"), svc])
+>>> state.service("shop", "web") is svc
+True
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar, NoReturn, TypeAlias, TypeVar
+
+import attrs
+
+from meshmirror.values.display import html_table
+from meshmirror.values.labels import Selector
+
+__all__ = [
+    "AnyObject",
+    "ArgumentError",
+    "ClusterState",
+    "ConfigMap",
+    "DuplicateObjectError",
+    "EndpointAddress",
+    "EndpointPort",
+    "EndpointSubset",
+    "Endpoints",
+    "FrozenMap",
+    "Link",
+    "Namespace",
+    "ObjectRef",
+    "ProbeSpec",
+    "Service",
+    "ServicePort",
+    "check_states",
+]
+
+_V = TypeVar("_V")
+
+
+class FrozenMap(dict[str, _V]):
+    """An immutable, hashable ``str``-keyed mapping (labels, annotations, data).
+
+    A ``dict`` whose changing methods raise: reads are the dict's own (C) methods, and
+    one object is made per map (one is kept per label set of every object). Keys are
+    kept sorted, so iteration, repr and output are deterministic.
+
+    >>> m = FrozenMap({"b": "2", "a": "1"})
+    >>> list(m)
+    ['a', 'b']
+    >>> m == {"a": "1", "b": "2"}
+    True
+    >>> m["c"] = "3"
+    Traceback (most recent call last):
+    ...
+    TypeError: a FrozenMap cannot be changed; make a new one (e.g. m.merged({...}))
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, data: Mapping[str, _V] | Iterable[tuple[str, _V]] = ()) -> FrozenMap[_V]:
+        m = dict.__new__(cls)
+        if data:
+            items = data.items() if isinstance(data, Mapping) else data
+            dict.update(m, sorted(items))
+        return m
+
+    def __init__(self, data: Mapping[str, _V] | Iterable[tuple[str, _V]] = ()) -> None:
+        # Filled by __new__, so that calling __init__ again cannot refill a map (the
+        # shared empty one included).
+        pass
+
+    def _frozen(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a FrozenMap cannot be changed; make a new one (e.g. m.merged({...}))")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _frozen
+    __ior__ = _frozen
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        # Not cached: hashing a map is rare (sets of whole objects), a slot per map is not.
+        return hash(tuple(self.items()))
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({dict(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMap, (dict(self),))
+
+    def __copy__(self) -> FrozenMap[_V]:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> FrozenMap[_V]:
+        return self
+
+    def to_dict(self) -> dict[str, _V]:
+        """A fresh, mutable copy."""
+        return dict(self)
+
+    def merged(self, other: Mapping[str, _V]) -> FrozenMap[_V]:
+        """A copy with ``other``'s entries added (``other`` wins)."""
+        return FrozenMap({**self, **other})
+
+
+_EMPTY: FrozenMap[Any] = FrozenMap()
+_update = dict.update
+
+
+def frozen_map(value: Mapping[str, _V] | None) -> FrozenMap[_V]:
+    """Converter: any mapping (or None) to a :class:`FrozenMap`, reusing one as is."""
+    if isinstance(value, FrozenMap):
+        return value
+    if not value:
+        return _EMPTY
+    return FrozenMap(value)
+
+
+def frozen_sorted(data: Mapping[str, _V] | Iterable[tuple[str, _V]]) -> FrozenMap[_V]:
+    """A :class:`FrozenMap` of ``data`` (a mapping or key-value pairs) without sorting it.
+
+    For hot paths only: ``data``'s keys must already be in sorted order."""
+    if not data:
+        return _EMPTY
+    m: FrozenMap[_V] = FrozenMap.__new__(FrozenMap)
+    _update(m, data)
+    return m
+
+
+def _str_map(value: Mapping[str, str] | None) -> FrozenMap[str]:
+    # A non-generic converter, so attrs' mypy plugin can type the __init__ argument.
+    return frozen_map(value)
+
+
+def _optional_str_map(value: Mapping[str, str] | None) -> FrozenMap[str] | None:
+    return None if value is None else frozen_map(value)
+
+
+def _strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(order=True)
+class ObjectRef:
+    """Which object: kind, namespace (``""`` for cluster-scoped) and name.
+
+    Refs order by (kind, namespace, name) as plain strings: the order of every output.
+    """
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        if self.namespace:
+            return f"{self.kind} {self.namespace}/{self.name}"
+        return f"{self.kind} {self.name}"
+
+
+@attrs.frozen
+class ServicePort:
+    """One port of a Service (``spec.ports[]``)."""
+
+    port: int
+    name: str = ""
+    protocol: str = "TCP"
+    # int or a named port; None when absent (the API server then uses ``port``).
+    target_port: int | str | None = None
+    node_port: int | None = None
+    app_protocol: str | None = None
+
+    @property
+    def effective_target_port(self) -> int | str:
+        """``targetPort`` as the API server defaults it."""
+        return self.port if self.target_port is None else self.target_port
+
+
+def _ports(value: Iterable[ServicePort]) -> tuple[ServicePort, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class Service:
+    """A core/v1 Service."""
+
+    namespace: str
+    name: str
+    labels: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    annotations: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    ports: tuple[ServicePort, ...] = attrs.field(default=(), converter=_ports)
+    type: str = "ClusterIP"
+    # "None" for a headless Service; None when not set.
+    cluster_ip: str | None = None
+    session_affinity: str | None = None
+    selector: FrozenMap[str] | None = attrs.field(default=None, converter=_optional_str_map)
+    external_name: str | None = None
+    resource_version: str = ""
+    uid: str = ""
+    creation_timestamp: str | None = None
+
+    kind: ClassVar[str] = "Service"
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("Service", self.namespace, self.name)
+
+    @property
+    def headless(self) -> bool:
+        return self.cluster_ip == "None"
+
+    @property
+    def effective_session_affinity(self) -> str:
+        return self.session_affinity or "None"
+
+
+@attrs.frozen
+class EndpointAddress:
+    """An address of an Endpoints subset."""
+
+    ip: str
+    hostname: str | None = None
+    node_name: str | None = None
+    target_ref: ObjectRef | None = None
+
+
+@attrs.frozen
+class EndpointPort:
+    """A port of an Endpoints subset."""
+
+    port: int
+    name: str = ""
+    protocol: str = "TCP"
+    app_protocol: str | None = None
+
+
+def _addresses(value: Iterable[EndpointAddress]) -> tuple[EndpointAddress, ...]:
+    return tuple(value)
+
+
+def _endpoint_ports(value: Iterable[EndpointPort]) -> tuple[EndpointPort, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class EndpointSubset:
+    """``subsets[]`` of a core/v1 Endpoints."""
+
+    addresses: tuple[EndpointAddress, ...] = attrs.field(default=(), converter=_addresses)
+    not_ready_addresses: tuple[EndpointAddress, ...] = attrs.field(default=(), converter=_addresses)
+    ports: tuple[EndpointPort, ...] = attrs.field(default=(), converter=_endpoint_ports)
+
+
+def _subsets(value: Iterable[EndpointSubset]) -> tuple[EndpointSubset, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class Endpoints:
+    """A core/v1 Endpoints (also what EndpointSlices of a Service are read as)."""
+
+    namespace: str
+    name: str
+    labels: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    annotations: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    subsets: tuple[EndpointSubset, ...] = attrs.field(default=(), converter=_subsets)
+    resource_version: str = ""
+    uid: str = ""
+    creation_timestamp: str | None = None
+
+    kind: ClassVar[str] = "Endpoints"
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("Endpoints", self.namespace, self.name)
+
+    def ready_addresses(self) -> Iterator[EndpointAddress]:
+        for subset in self.subsets:
+            yield from subset.addresses
+
+    @property
+    def empty(self) -> bool:
+        """No ready address in any subset (Linkerd's ``isEmptyEndpoints``)."""
+        for subset in self.subsets:  # noqa: SIM110 (a loop: no generator per call)
+            if subset.addresses:
+                return False
+        return True
+
+
+@attrs.frozen
+class Namespace:
+    """A core/v1 Namespace."""
+
+    name: str
+    labels: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    annotations: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    resource_version: str = ""
+    uid: str = ""
+    creation_timestamp: str | None = None
+
+    kind: ClassVar[str] = "Namespace"
+
+    @property
+    def namespace(self) -> str:
+        return ""
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("Namespace", "", self.name)
+
+
+@attrs.frozen
+class ConfigMap:
+    """A core/v1 ConfigMap (read for Linkerd's identity trust roots)."""
+
+    namespace: str
+    name: str
+    data: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    labels: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    annotations: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    resource_version: str = ""
+
+    kind: ClassVar[str] = "ConfigMap"
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("ConfigMap", self.namespace, self.name)
+
+
+@attrs.frozen
+class ProbeSpec:
+    """``Link.spec.probeSpec``: every field is a string in the CRD."""
+
+    path: str | None = None
+    port: str | None = None
+    period: str | None = None
+    timeout: str | None = None
+    failure_threshold: str | None = None
+
+
+def linkerd_selector(selector: Selector | None) -> Selector:
+    # Linkerd: an absent selector, or one with neither matchLabels nor matchExpressions,
+    # selects nothing (the fix for linkerd2 #11309), unlike Kubernetes.
+    if selector is None or selector.is_everything():
+        return Selector.nothing()
+    return selector
+
+
+@attrs.frozen
+class Link:
+    """A ``multicluster.linkerd.io`` Link (v1alpha2 or v1alpha3).
+
+    Selectors are kept as given (None when absent); ``exports``, ``discovers`` and
+    ``federates`` apply Linkerd's rule that an absent or empty selector selects nothing.
+    """
+
+    namespace: str
+    name: str
+    target_cluster_name: str
+    target_cluster_domain: str = ""
+    target_cluster_linkerd_namespace: str = ""
+    cluster_credentials_secret: str = ""
+    # Comma list, entries not trimmed (as Linkerd splits it).
+    gateway_address: str = ""
+    gateway_port: str = ""
+    gateway_identity: str = ""
+    probe_spec: ProbeSpec = ProbeSpec()
+    selector: Selector | None = None
+    remote_discovery_selector: Selector | None = None
+    federated_service_selector: Selector | None = None
+    excluded_annotations: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    excluded_labels: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    api_version: str = "multicluster.linkerd.io/v1alpha3"
+    labels: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    annotations: FrozenMap[str] = attrs.field(default=_EMPTY, converter=_str_map)
+    resource_version: str = ""
+    uid: str = ""
+    creation_timestamp: str | None = None
+
+    kind: ClassVar[str] = "Link"
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("Link", self.namespace, self.name)
+
+    @property
+    def target(self) -> str:
+        """The mirror suffix: ``spec.targetClusterName``."""
+        return self.target_cluster_name
+
+    @property
+    def gateway_addresses(self) -> tuple[str, ...]:
+        """``gatewayAddress`` split on ``,`` exactly as Linkerd does (no trimming)."""
+        if not self.gateway_address:
+            return ()
+        return tuple(self.gateway_address.split(","))
+
+    def exports(self, labels: Mapping[str, str]) -> bool:
+        """Selected for a gateway-mode mirror by ``spec.selector``."""
+        return linkerd_selector(self.selector).matches(labels)
+
+    def discovers(self, labels: Mapping[str, str]) -> bool:
+        """Selected for a remote-discovery mirror by ``spec.remoteDiscoverySelector``."""
+        return linkerd_selector(self.remote_discovery_selector).matches(labels)
+
+    def federates(self, labels: Mapping[str, str]) -> bool:
+        """A federated member by ``spec.federatedServiceSelector``."""
+        return linkerd_selector(self.federated_service_selector).matches(labels)
+
+
+AnyObject: TypeAlias = Service | Endpoints | Namespace | Link | ConfigMap
+_Key: TypeAlias = tuple[str, str]
+_O = TypeVar("_O", Service, Endpoints, Namespace, Link, ConfigMap)
+
+
+class DuplicateObjectError(ValueError):
+    """Two different objects with the same kind, namespace and name in one cluster."""
+
+    def __init__(self, cluster: str, ref: ObjectRef) -> None:
+        super().__init__(
+            f"cluster {cluster!r} holds two different versions of {ref}; give each object once"
+        )
+        self.cluster = cluster
+        self.ref = ref
+
+
+def _index(cluster: str, objects: Iterable[_O], key: Any) -> dict[Any, _O]:
+    out: dict[Any, _O] = {}
+    for obj in objects:
+        k = key(obj)
+        seen = out.get(k)
+        if seen is not None and seen != obj:
+            raise DuplicateObjectError(cluster, obj.ref)
+        out[k] = obj
+    return out
+
+
+@attrs.frozen
+class ClusterState:
+    """A snapshot of one cluster: what ``kubectl get`` would show, indexed.
+
+    Build it with :meth:`build` (or :func:`meshmirror.formats.manifest.cluster_state` from
+    kubectl dicts). Lookups are by namespace and name.
+    """
+
+    name: str
+    namespaces: Mapping[str, Namespace] = attrs.field(factory=dict)
+    services: Mapping[_Key, Service] = attrs.field(factory=dict)
+    endpoints: Mapping[_Key, Endpoints] = attrs.field(factory=dict)
+    links: Mapping[_Key, Link] = attrs.field(factory=dict)
+    config_maps: Mapping[_Key, ConfigMap] = attrs.field(factory=dict)
+
+    @classmethod
+    def build(cls, name: str, objects: Iterable[AnyObject]) -> ClusterState:
+        """Index ``objects``; identical repeats are fine, conflicting ones raise
+        :class:`DuplicateObjectError`."""
+        by_kind: dict[str, list[Any]] = {
+            "Namespace": [],
+            "Service": [],
+            "Endpoints": [],
+            "Link": [],
+            "ConfigMap": [],
+        }
+        for obj in objects:
+            by_kind[obj.kind].append(obj)
+        return cls(
+            name=name,
+            namespaces=_index(name, by_kind["Namespace"], lambda o: o.name),
+            services=_index(name, by_kind["Service"], lambda o: (o.namespace, o.name)),
+            endpoints=_index(name, by_kind["Endpoints"], lambda o: (o.namespace, o.name)),
+            links=_index(name, by_kind["Link"], lambda o: (o.namespace, o.name)),
+            config_maps=_index(name, by_kind["ConfigMap"], lambda o: (o.namespace, o.name)),
+        )
+
+    def has_namespace(self, name: str) -> bool:
+        return name in self.namespaces
+
+    def service(self, namespace: str, name: str) -> Service | None:
+        return self.services.get((namespace, name))
+
+    def endpoints_of(self, namespace: str, name: str) -> Endpoints | None:
+        return self.endpoints.get((namespace, name))
+
+    def link(self, namespace: str, name: str) -> Link | None:
+        return self.links.get((namespace, name))
+
+    def config_map(self, namespace: str, name: str) -> ConfigMap | None:
+        return self.config_maps.get((namespace, name))
+
+    def get(self, ref: ObjectRef | str, namespace: str = "", name: str = "") -> AnyObject | None:
+        """The object a ref (or kind, namespace, name) names, or None."""
+        if not isinstance(ref, ObjectRef):
+            ref = ObjectRef(ref, namespace, name)
+        key = (ref.namespace, ref.name)
+        kind = ref.kind
+        if kind == "Service":
+            return self.services.get(key)
+        if kind == "Endpoints":
+            return self.endpoints.get(key)
+        if kind == "Namespace":
+            return self.namespaces.get(ref.name)
+        if kind == "Link":
+            return self.links.get(key)
+        if kind == "ConfigMap":
+            return self.config_maps.get(key)
+        return None
+
+    def objects(self) -> list[AnyObject]:
+        """Every object, sorted by (kind, namespace, name)."""
+        everything: list[AnyObject] = [
+            *self.namespaces.values(),
+            *self.services.values(),
+            *self.endpoints.values(),
+            *self.links.values(),
+            *self.config_maps.values(),
+        ]
+        everything.sort(key=lambda o: (o.kind, o.ref.namespace, o.name))
+        return everything
+
+    def sorted_links(self) -> list[Link]:
+        """The Links, sorted by (namespace, name)."""
+        return [self.links[k] for k in sorted(self.links)]
+
+    def __repr__(self) -> str:
+        def n(count: int, what: str) -> str:
+            return f"{count} {what}{'' if count == 1 else 's'}"
+
+        return (
+            f"<ClusterState {self.name}: {n(len(self.namespaces), 'namespace')}, "
+            f"{n(len(self.services), 'Service')}, {len(self.endpoints)} Endpoints, "
+            f"{n(len(self.links), 'Link')}, {n(len(self.config_maps), 'ConfigMap')}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The one-line summary, objects per namespace, and the Links."""
+        per_ns: dict[str, list[int]] = {ns: [0, 0] for ns in self.namespaces}
+        for ns, _ in self.services:
+            per_ns.setdefault(ns, [0, 0])[0] += 1
+        for ns, _ in self.endpoints:
+            per_ns.setdefault(ns, [0, 0])[1] += 1
+        rows = [["namespace", "Services", "Endpoints"]]
+        for ns in sorted(per_ns):
+            known = "" if ns in self.namespaces else " (no Namespace object)"
+            rows.append([ns + known, str(per_ns[ns][0]), str(per_ns[ns][1])])
+        parts = [f"<p><strong>{html.escape(repr(self))}</strong></p>", html_table(rows)]
+        if self.links:
+            links = [["Link", "target", "gateway"]]
+            for link in self.sorted_links():
+                gateway = f"{link.gateway_address}:{link.gateway_port}"
+                links.append(
+                    [
+                        f"{link.namespace}/{link.name}",
+                        link.target_cluster_name,
+                        gateway if link.gateway_address else "none",
+                    ]
+                )
+            parts.append(html_table(links))
+        return "".join(parts)
+
+    def replace(self, *objects: AnyObject, remove: Iterable[ObjectRef] = ()) -> ClusterState:
+        """A new state with ``objects`` put in (replacing same-named ones) and
+        ``remove`` taken out."""
+        tables: dict[str, dict[Any, Any]] = {
+            "Namespace": dict(self.namespaces),
+            "Service": dict(self.services),
+            "Endpoints": dict(self.endpoints),
+            "Link": dict(self.links),
+            "ConfigMap": dict(self.config_maps),
+        }
+        for ref in remove:
+            key = ref.name if ref.kind == "Namespace" else (ref.namespace, ref.name)
+            tables[ref.kind].pop(key, None)
+        for obj in objects:
+            key = obj.name if obj.kind == "Namespace" else (obj.namespace, obj.name)
+            tables[obj.kind][key] = obj
+        return ClusterState(
+            name=self.name,
+            namespaces=tables["Namespace"],
+            services=tables["Service"],
+            endpoints=tables["Endpoints"],
+            links=tables["Link"],
+            config_maps=tables["ConfigMap"],
+        )
+
+
+class ArgumentError(TypeError, ValueError):
+    """A library function called with an argument of the wrong type or shape.
+
+    ``argument`` names the parameter, ``value`` is what was given, and the message says
+    what is expected."""
+
+    def __init__(self, argument: str, value: object, expected: str) -> None:
+        shown = repr(value)
+        if len(shown) > 200:
+            shown = shown[:200] + "..."
+        super().__init__(f"{argument} must be {expected}, not {type(value).__name__} {shown}")
+        self.argument = argument
+        self.value = value
+
+
+def check_states(source: object, remotes: object) -> None:
+    """Raise :class:`ArgumentError` unless ``source`` is a :class:`ClusterState` and
+    ``remotes`` maps each cluster's name to its :class:`ClusterState` (the planner's
+    arguments)."""
+    if not isinstance(source, ClusterState):
+        raise ArgumentError("source", source, "a ClusterState (see manifest.cluster_state)")
+    if not isinstance(remotes, Mapping):
+        raise ArgumentError(
+            "remotes",
+            remotes,
+            "a mapping of each Link's targetClusterName to its ClusterState, e.g. "
+            "{east.name: east}",
+        )
+    for key, state in remotes.items():
+        if not isinstance(state, ClusterState):
+            raise ArgumentError(f"remotes[{key!r}]", state, "a ClusterState")
+        if key != state.name:
+            raise ArgumentError(
+                f"remotes[{key!r}]",
+                state,
+                f"the state of cluster {key!r}, but it holds cluster {state.name!r}; key "
+                "each state by its own name ({state.name: state})",
+            )
