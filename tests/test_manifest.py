@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -12,6 +13,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshmirror.formats import manifest as manifest_module
 from meshmirror.formats.manifest import (
     LinkSelectorError,
     ManifestError,
@@ -669,18 +671,94 @@ def test_service_and_endpoints_round_trip(svc: Service, data: st.DataObject) -> 
     assert to_manifest(normal) == to_manifest(svc)
 
 
-@given(st.lists(services(), max_size=6, unique_by=lambda s: (s.namespace, s.name)))
-def test_fast_and_careful_readers_agree(svcs: list[Service]) -> None:
-    """``cluster_state`` (which reads the common case on a fast path) and
-    ``from_manifest`` (which reads every object carefully) give the same values."""
-    docs = [to_manifest(s) for s in svcs] + [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in NAMESPACES
-    ]
-    state = cluster_state("east", docs)
-    for doc in docs:
-        obj = from_manifest(doc)
-        assert obj is not None
-        assert state.get(obj.ref) == obj
+# --------------------------------------------------------------------------- fast readers
+# manifest._read is the one place choosing between the fast readers (plain dicts of v1
+# Services, Endpoints and Namespaces) and the careful ones (manifest._careful). Here the
+# fast readers are called directly, so a fast reader that gave up on the common case, or
+# read it differently, fails; test_fuzz checks broken documents the same way.
+
+FAST_READERS: dict[str, Callable[[dict[str, Any], dict[Any, Any], set[str]], Any]] = {
+    "Service": manifest_module._fast_service,
+    "Endpoints": manifest_module._fast_endpoints,
+    "Namespace": lambda doc, _cache, stamps: manifest_module._fast_namespace(doc, stamps),
+}
+STAMPS = ("2024-01-01T00:00:00Z", "2024-02-01T12:30:00+01:00")
+
+
+@st.composite
+def common_objects(draw: st.DrawFn) -> list[Any]:
+    """Services, their Endpoints and Namespaces as kubectl prints them, every field the
+    fast readers read set now and then (node names, target refs, server fields)."""
+    out: list[Any] = []
+    for ns in draw(st.lists(st.sampled_from(NAMESPACES), unique=True, max_size=2)):
+        out.append(
+            Namespace(
+                ns,
+                labels=draw(st.sampled_from(({}, {"b": "1", "a": "2"}))),
+                resource_version=draw(st.sampled_from(("", "7"))),
+                uid=draw(st.sampled_from(("", "u-1"))),
+                creation_timestamp=draw(st.sampled_from((None, *STAMPS))),
+            )
+        )
+    for svc in draw(st.lists(services(), max_size=4, unique_by=lambda s: (s.namespace, s.name))):
+        eps = draw(endpoints_for(svc))
+        subsets = tuple(
+            attrs.evolve(
+                sub,
+                addresses=tuple(
+                    attrs.evolve(
+                        a,
+                        node_name=draw(st.sampled_from((None, "node-1"))),
+                        target_ref=draw(
+                            st.sampled_from((None, ObjectRef("Pod", svc.namespace, "p-0")))
+                        ),
+                    )
+                    for a in sub.addresses
+                ),
+            )
+            for sub in eps.subsets
+        )
+        eps = attrs.evolve(
+            eps, subsets=subsets, uid=svc.uid, creation_timestamp=svc.creation_timestamp
+        )
+        out += [svc, eps]
+    return out
+
+
+@given(common_objects(), st.booleans())
+def test_fast_readers_read_the_common_case_as_the_careful_ones_do(
+    objects: list[Any], as_json: bool
+) -> None:
+    # One cache and one set of timestamps for all: the loader shares them in a cluster.
+    cache: dict[Any, Any] = {}
+    stamps: set[str] = set()
+    read = []
+    for obj in objects:
+        doc = to_manifest(obj)
+        if as_json:  # what the benchmarks and the Kubernetes client hand over
+            doc = json.loads(json.dumps(doc))
+        careful = manifest_module._careful(doc)
+        # No _Unusual: the common case never leaves the fast path.
+        fast = FAST_READERS[obj.kind](doc, cache, stamps)
+        assert fast == careful
+        assert repr(fast) == repr(careful)  # the same types inside, not only equal
+        assert from_manifest(doc) == careful
+        read.append(careful)
+    state = cluster_state("east", [to_manifest(o) for o in objects])
+    assert state.objects() == sorted(read, key=lambda o: (o.kind, o.ref.namespace, o.name))
+
+
+def test_fast_readers_give_up_on_what_they_do_not_expect() -> None:
+    """A document the fast path hands over gets the careful reader's error."""
+    doc = service_doc(ports=[{"port": 80, "targetPort": 0}])
+    with pytest.raises(manifest_module._Unusual):
+        manifest_module._fast_service(doc, {}, set())
+    with pytest.raises(ManifestError) as careful:
+        manifest_module._careful(doc)
+    with pytest.raises(ManifestError) as seam:
+        from_manifest(doc)
+    assert str(seam.value) == str(careful.value)
+    assert "field spec.ports[0].targetPort: must be between 1 and 65535" in str(seam.value)
 
 
 # --------------------------------------------------------------------------- malformed input

@@ -924,6 +924,31 @@ def from_manifest(doc: Mapping[str, Any]) -> AnyObject | None:
 
     EndpointSlices are read by :func:`cluster_state`, which folds them into Endpoints.
     """
+    return _read(doc, {}, set())
+
+
+def _read(doc: Mapping[str, Any], cache: dict[Any, Any], stamps: set[str]) -> AnyObject | None:
+    """The one place choosing a reader. A plain dict of a v1 Service, Endpoints or
+    Namespace goes to its fast reader; anything else, and anything a fast reader finds
+    unusual, to :func:`_careful`, so values and errors are always the careful reader's.
+    ``cache`` shares ports and ``stamps`` holds timestamps already checked (see the fast
+    readers)."""
+    if type(doc) is dict and doc.get("apiVersion") == "v1":
+        kind = doc.get("kind")
+        try:
+            if kind == "Service":
+                return _fast_service(doc, cache, stamps)
+            if kind == "Endpoints":
+                return _fast_endpoints(doc, cache, stamps)
+            if kind == "Namespace":
+                return _fast_namespace(doc, stamps)
+        except _Unusual:
+            pass
+    return _careful(doc)
+
+
+def _careful(doc: Mapping[str, Any]) -> AnyObject | None:
+    """:func:`from_manifest` through the careful readers only."""
     if not isinstance(doc, Mapping):
         _fail(f"an object must be a mapping, not {type(doc).__name__}", "", "")
     kind = doc.get("kind")
@@ -1005,32 +1030,24 @@ def cluster_state_sharing(
 ) -> ClusterState:
     """:func:`cluster_state` sharing ``cache`` (ports and port tuples) with other calls:
     the loader reads many clusters into values they share."""
-    docs = _documents(name, docs)
-    # Indexed as read (what ClusterState.build does, without a second pass): the first
-    # object of each kind that clashes with an earlier one is kept, and raised (in
-    # build's order of kinds) only once every object has been read.
-    namespaces: dict[str, Namespace] = {}
-    services: dict[tuple[str, str], Service] = {}
-    endpoints: dict[tuple[str, str], Endpoints] = {}
-    links: dict[tuple[str, str], Link] = {}
-    config_maps: dict[tuple[str, str], ConfigMap] = {}
-    tables: dict[str, dict[Any, Any]] = {
-        "Namespace": namespaces,
-        "Service": services,
-        "Endpoints": endpoints,
-        "Link": links,
-        "ConfigMap": config_maps,
-    }
-    clashes: dict[str, AnyObject] = {}
+    objects = _objects(_documents(name, docs), cache)
+    try:
+        return ClusterState.build(name, objects)
+    except DuplicateObjectError as err:
+        raise ManifestError(str(err), ref=str(err.ref)) from err
+
+
+def _objects(docs: Iterable[Any], cache: dict[Any, Any]) -> Iterator[AnyObject]:
+    """Every object of ``docs`` as read, then, for each Service with EndpointSlices but
+    no Endpoints object, the Endpoints its slices fold into. A clash between slices is
+    raised at the end, before ClusterState.build raises a clash between objects."""
     # Timestamps checked in this cluster: a small set stays in the CPU caches, where one
     # for every cluster would cost as much to look up as a timestamp to check.
     stamps: set[str] = set()
     slices: dict[tuple[str, str], list[tuple[str, Endpoints]]] = {}
-    obj: AnyObject | None
-    at: str | tuple[str, str]
+    with_endpoints: set[tuple[str, str]] = set()
     for doc in iter_documents(docs):
-        kind = doc.get("kind")
-        if kind == "EndpointSlice" and doc.get("apiVersion") in (
+        if doc.get("kind") == "EndpointSlice" and doc.get("apiVersion") in (
             "discovery.k8s.io/v1",
             "discovery.k8s.io/v1beta1",
         ):
@@ -1039,31 +1056,13 @@ def cluster_state_sharing(
                 key, slice_name, eps = parts
                 slices.setdefault(key, []).append((slice_name, eps))
             continue
-        obj = None
-        if type(doc) is dict and doc.get("apiVersion") == "v1":
-            try:
-                if kind == "Service":
-                    obj = _fast_service(doc, cache, stamps)
-                elif kind == "Endpoints":
-                    obj = _fast_endpoints(doc, cache, stamps)
-                elif kind == "Namespace":
-                    obj = _fast_namespace(doc, stamps)
-            except _Unusual:
-                pass
-        if obj is None:
-            obj = from_manifest(doc)
-            if obj is None:
-                continue
-        obj_kind = obj.kind
-        at = obj.name if obj_kind == "Namespace" else (obj.namespace, obj.name)
-        table = tables[obj_kind]
-        seen = table.setdefault(at, obj)
-        if seen is not obj:
-            if seen != obj and obj_kind not in clashes:
-                clashes[obj_kind] = obj
-            table[at] = obj
+        obj = _read(doc, cache, stamps)
+        if obj is not None:
+            if obj.kind == "Endpoints":
+                with_endpoints.add((obj.namespace, obj.name))
+            yield obj
     for key in sorted(slices):
-        if key in endpoints:
+        if key in with_endpoints:
             continue
         by_name: dict[str, Endpoints] = {}
         for slice_name, eps in slices[key]:
@@ -1075,20 +1074,7 @@ def cluster_state_sharing(
                     ref=f"EndpointSlice {key[0]}/{slice_name}",
                 )
             by_name[slice_name] = eps
-        endpoints[key] = fold_endpoint_slices(by_name.items())
-    for kind in tables:
-        clash = clashes.get(kind)
-        if clash is not None:
-            err = DuplicateObjectError(name, clash.ref)
-            raise ManifestError(str(err), ref=str(err.ref)) from err
-    return ClusterState(
-        name=name,
-        namespaces=namespaces,
-        services=services,
-        endpoints=endpoints,
-        links=links,
-        config_maps=config_maps,
-    )
+        yield fold_endpoint_slices(by_name.items())
 
 
 # -- model -> dict --------------------------------------------------------------------

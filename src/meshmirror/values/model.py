@@ -416,7 +416,6 @@ class Link:
 
 AnyObject: TypeAlias = Service | Endpoints | Namespace | Link | ConfigMap
 _Key: TypeAlias = tuple[str, str]
-_O = TypeVar("_O", Service, Endpoints, Namespace, Link, ConfigMap)
 
 
 class DuplicateObjectError(ValueError):
@@ -428,17 +427,6 @@ class DuplicateObjectError(ValueError):
         )
         self.cluster = cluster
         self.ref = ref
-
-
-def _index(cluster: str, objects: Iterable[_O], key: Any) -> dict[Any, _O]:
-    out: dict[Any, _O] = {}
-    for obj in objects:
-        k = key(obj)
-        seen = out.get(k)
-        if seen is not None and seen != obj:
-            raise DuplicateObjectError(cluster, obj.ref)
-        out[k] = obj
-    return out
 
 
 @attrs.frozen
@@ -459,23 +447,48 @@ class ClusterState:
     @classmethod
     def build(cls, name: str, objects: Iterable[AnyObject]) -> ClusterState:
         """Index ``objects``; identical repeats are fine, conflicting ones raise
-        :class:`DuplicateObjectError`."""
-        by_kind: dict[str, list[Any]] = {
-            "Namespace": [],
-            "Service": [],
-            "Endpoints": [],
-            "Link": [],
-            "ConfigMap": [],
+        :class:`DuplicateObjectError`.
+
+        Every object is indexed before anything is raised (``objects`` may be a generator
+        that raises errors of its own when it ends): the error names the first object
+        that clashed with an earlier one, of the first kind with a clash in the order
+        Namespace, Service, Endpoints, Link, ConfigMap.
+        """
+        namespaces: dict[str, Namespace] = {}
+        services: dict[_Key, Service] = {}
+        endpoints: dict[_Key, Endpoints] = {}
+        links: dict[_Key, Link] = {}
+        config_maps: dict[_Key, ConfigMap] = {}
+        tables: dict[str, dict[Any, Any]] = {
+            "Namespace": namespaces,
+            "Service": services,
+            "Endpoints": endpoints,
+            "Link": links,
+            "ConfigMap": config_maps,
         }
+        clashes: dict[str, AnyObject] = {}
+        # One pass, one dict operation for most objects: the loader builds every
+        # cluster of a dump through here.
         for obj in objects:
-            by_kind[obj.kind].append(obj)
+            kind = obj.kind
+            at = obj.name if kind == "Namespace" else (obj.namespace, obj.name)
+            table = tables[kind]
+            seen = table.setdefault(at, obj)
+            if seen is not obj:
+                if seen != obj and kind not in clashes:
+                    clashes[kind] = obj
+                table[at] = obj
+        for kind in tables:
+            clash = clashes.get(kind)
+            if clash is not None:
+                raise DuplicateObjectError(name, clash.ref)
         return cls(
             name=name,
-            namespaces=_index(name, by_kind["Namespace"], lambda o: o.name),
-            services=_index(name, by_kind["Service"], lambda o: (o.namespace, o.name)),
-            endpoints=_index(name, by_kind["Endpoints"], lambda o: (o.namespace, o.name)),
-            links=_index(name, by_kind["Link"], lambda o: (o.namespace, o.name)),
-            config_maps=_index(name, by_kind["ConfigMap"], lambda o: (o.namespace, o.name)),
+            namespaces=namespaces,
+            services=services,
+            endpoints=endpoints,
+            links=links,
+            config_maps=config_maps,
         )
 
     def has_namespace(self, name: str) -> bool:

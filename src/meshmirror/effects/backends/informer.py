@@ -61,7 +61,9 @@ __all__ = ["BadLink", "Delta", "Informer", "Key", "RemoteCache", "SlicePart", "r
 
 #: (namespace, name); a Namespace's is ("", name).
 Key: TypeAlias = tuple[str, str]
-#: Kinds read with the loader's fast readers, and their ClusterState table.
+
+#: Kinds whose lists are read as one ClusterState (ports shared, as the loader shares
+#: them), and their ClusterState table.
 _FAST = MappingProxyType(
     {"Service": "services", "Endpoints": "endpoints", "Namespace": "namespaces"}
 )
@@ -138,11 +140,6 @@ def read_object(kind: str, doc: Manifest) -> tuple[Key, Value | None] | None:
                 return key, None
             service, _, endpoints = parts
             return key, SlicePart(service, endpoints)
-        if kind in _FAST:
-            # The loader's fast readers (the same values as from_manifest's).
-            state = cluster_state("-", (doc,))  # any name: only its objects are kept
-            table: Mapping[Any, Any] = getattr(state, _FAST[kind])
-            return key, next(iter(table.values()), None)
         obj = from_manifest(doc)
     except ManifestError as err:
         if kind == "Link":
@@ -150,7 +147,7 @@ def read_object(kind: str, doc: Manifest) -> tuple[Key, Value | None] | None:
             if ref is not None and target:
                 return key, BadLink(ref, target, str(err))
         return key, None  # the API server never serves one; nothing to plan from it
-    if isinstance(obj, Service | Endpoints | Namespace | Link):
+    if isinstance(obj, Service | Endpoints | Namespace | Link) and obj.kind == kind:
         return key, obj
     return key, None
 
