@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshmirror.formats import manifest as manifest_module
@@ -746,6 +746,79 @@ def test_fast_readers_read_the_common_case_as_the_careful_ones_do(
         read.append(careful)
     state = cluster_state("east", [to_manifest(o) for o in objects])
     assert state.objects() == sorted(read, key=lambda o: (o.kind, o.ref.namespace, o.name))
+
+
+class _Text(str):
+    """A str subclass: the careful reader keeps it, the fast one must not take it."""
+
+
+#: Values a field of a common object is set to, one at a time: wrong types, values out of
+#: range, types a cache could confuse (True and 1, 80.0 and 80), malformed text.
+ODD_VALUES: tuple[Any, ...] = (
+    None, True, False, 0, 1, -1, 65536, 80.0, "", "x", _Text("x"), "10.0.0.256", "::1",
+    "2024-13-01T00:00:00Z", "2024-01-01T00:00:00", [], ["x"], {}, {"a": 1}, {"a": "b"},
+)  # fmt: skip
+
+
+def _slots(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """The path of every value inside ``node`` (dict keys and list indexes)."""
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, value in items:
+        yield (*path, key)
+        yield from _slots(value, (*path, key))
+
+
+def _set_at(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(doc)
+    node: Any = out
+    for key in path[:-1]:
+        node = node[key]
+    if value is DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = copy.deepcopy(value)
+    return out
+
+
+def _outcome(read: Callable[[Any], Any], doc: Any) -> Any:
+    try:
+        return read(doc)
+    except ManifestError as err:
+        return err
+
+
+@settings(max_examples=20)
+@given(common_objects())
+def test_fast_readers_hand_over_what_they_do_not_expect(objects: list[Any]) -> None:
+    """Every field of a common object set to each odd value in turn, or removed: a fast
+    reader reads the document as the careful reader does or gives up on it (never does
+    it take what the careful reader rejects), and through the seam the value, or the
+    error message, is the careful reader's."""
+    cache: dict[Any, Any] = {}  # shared, as in a load: no confusion across documents
+    stamps: set[str] = set()
+    for obj in objects:
+        original = to_manifest(obj)
+        for path in list(_slots(original)):
+            for value in (*ODD_VALUES, DELETE):
+                doc = _set_at(original, path, value)
+                careful = _outcome(manifest_module._careful, doc)
+                seam = _outcome(lambda d: manifest_module._read(d, cache, stamps), doc)
+                assert repr(seam) == repr(careful), (path, value)
+                assert str(seam) == str(careful)
+                if doc.get("kind") != obj.kind or doc.get("apiVersion") != "v1":
+                    continue  # the seam does not send it to this fast reader
+                try:
+                    fast = FAST_READERS[obj.kind](doc, cache, stamps)
+                except manifest_module._Unusual:
+                    continue
+                assert not isinstance(careful, ManifestError), (path, value, careful)
+                assert repr(fast) == repr(careful), (path, value)
 
 
 def test_fast_readers_give_up_on_what_they_do_not_expect() -> None:

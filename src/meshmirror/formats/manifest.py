@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 
@@ -514,6 +514,9 @@ def fold_endpoint_slices(pieces: Iterable[tuple[str, Endpoints]]) -> Endpoints:
 # field) because they run for every Service and Endpoints of every cluster.
 
 
+_P = TypeVar("_P", ServicePort, EndpointPort)
+
+
 class _Unusual(Exception):
     """Not the common case: let the careful reader handle (or reject) the object."""
 
@@ -630,7 +633,7 @@ def _fast_map(value: Any) -> FrozenMap[str]:
 
 def _fast_ports(raw: list[Any], cache: dict[Any, Any]) -> tuple[ServicePort, ...]:
     """``spec.ports``; Services with equal ports share one tuple (the planner shares
-    per tuple too), and equal ports one ServicePort."""
+    per tuple too), and equal ports one ServicePort (see :func:`_shared`)."""
     keys = []
     for p in raw:
         if type(p) is not dict:
@@ -652,33 +655,45 @@ def _fast_ports(raw: list[Any], cache: dict[Any, Any]) -> tuple[ServicePort, ...
         ):
             raise _Unusual
         keys.append(("S", port, name, protocol, target, node_port, app_protocol))
+    return _shared(keys, cache, _service_port)
+
+
+def _service_port(key: tuple[Any, ...]) -> ServicePort:
+    _, port, name, protocol, target, node_port, app_protocol = key
+    if (
+        not 1 <= port <= 65535
+        or (type(target) is int and not 1 <= target <= 65535)
+        or (node_port is not None and not 1 <= node_port <= 65535)
+    ):
+        raise _Unusual
+    return ServicePort(
+        port,
+        "" if name is None else name,
+        "TCP" if protocol is None else protocol,
+        target,
+        node_port,
+        app_protocol,
+    )
+
+
+def _shared(
+    keys: list[tuple[Any, ...]], cache: dict[Any, Any], make: Callable[[tuple[Any, ...]], _P]
+) -> tuple[_P, ...]:
+    """The ports of ``keys`` (a port's exact-typed fields, behind a tag for its kind),
+    each made by ``make`` once per cache and their tuple once per list of keys."""
     # One lookup for the whole list (its key holds every port's key, so equal keys mean
     # equal ports); the ports themselves only when a new list turns up.
     list_key = tuple(keys)
-    found: tuple[ServicePort, ...] | None = cache.get(list_key)
+    found: tuple[_P, ...] | None = cache.get(list_key)
     if found is not None:
         return found
-    ports = []
+    out = []
     for key in keys:
-        sp: ServicePort | None = cache.get(key)
-        if sp is None:
-            _, port, name, protocol, target, node_port, app_protocol = key
-            if (
-                not 1 <= port <= 65535
-                or (type(target) is int and not 1 <= target <= 65535)
-                or (node_port is not None and not 1 <= node_port <= 65535)
-            ):
-                raise _Unusual
-            sp = cache[key] = ServicePort(
-                port,
-                "" if name is None else name,
-                "TCP" if protocol is None else protocol,
-                target,
-                node_port,
-                app_protocol,
-            )
-        ports.append(sp)
-    found = cache[list_key] = tuple(ports)
+        value: _P | None = cache.get(key)
+        if value is None:
+            value = cache[key] = make(key)
+        out.append(value)
+    found = cache[list_key] = tuple(out)
     return found
 
 
@@ -836,26 +851,16 @@ def _fast_endpoint_ports(value: list[Any], cache: dict[Any, Any]) -> tuple[Endpo
         ):
             raise _Unusual
         keys.append(("E", port, name, protocol, app_protocol))
-    list_key = tuple(keys)
-    found: tuple[EndpointPort, ...] | None = cache.get(list_key)
-    if found is not None:
-        return found
-    out = []
-    for key in keys:
-        ep: EndpointPort | None = cache.get(key)
-        if ep is None:
-            _, port, name, protocol, app_protocol = key
-            if not 1 <= port <= 65535:
-                raise _Unusual
-            ep = cache[key] = EndpointPort(
-                port,
-                "" if name is None else name,
-                "TCP" if protocol is None else protocol,
-                app_protocol,
-            )
-        out.append(ep)
-    found = cache[list_key] = tuple(out)
-    return found
+    return _shared(keys, cache, _endpoint_port)
+
+
+def _endpoint_port(key: tuple[Any, ...]) -> EndpointPort:
+    _, port, name, protocol, app_protocol = key
+    if not 1 <= port <= 65535:
+        raise _Unusual
+    return EndpointPort(
+        port, "" if name is None else name, "TCP" if protocol is None else protocol, app_protocol
+    )
 
 
 def _fast_endpoints(doc: dict[str, Any], cache: dict[Any, Any], stamps: set[str]) -> Endpoints:
