@@ -31,7 +31,9 @@ from meshmirror.testing import (
 )
 from meshmirror.values.labels import Selector, SelectorError
 from meshmirror.values.model import (
+    ClusterState,
     ConfigMap,
+    DuplicateObjectError,
     EndpointAddress,
     EndpointPort,
     Endpoints,
@@ -646,6 +648,47 @@ def test_identical_repeats_are_fine_different_ones_are_not() -> None:
     with pytest.raises(ManifestError) as info:
         cluster_state("east", [service_doc(), service_doc(type="NodePort")])
     assert "Service shop/web" in str(info.value) and "east" in str(info.value)
+
+
+def test_the_clash_raised_is_the_first_of_the_first_kind() -> None:
+    """``cluster_state`` and ``ClusterState.build`` share one duplicate check: every
+    object is read first; then the first clash of the first kind in the order Namespace,
+    Service, Endpoints, Link, ConfigMap is raised. A clash of EndpointSlices comes first."""
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    odd_ns = {**ns, "metadata": {"name": "shop", "labels": {"a": "b"}}}
+    other = service_doc()
+    other["metadata"] = {"name": "api", "namespace": "shop"}
+    docs = [
+        service_doc(),
+        service_doc(type="NodePort"),  # the first clash read, but of a later kind
+        other,
+        {**other, "spec": {"ports": [{"port": 81}]}},
+        ns,
+        odd_ns,
+        ns,  # an identical repeat of the first: a clash with the second all the same
+    ]
+    message = (
+        "Namespace shop: cluster 'east' holds two different versions of Namespace shop; "
+        "give each object once"
+    )
+    with pytest.raises(ManifestError) as info:
+        cluster_state("east", docs)
+    assert str(info.value) == message
+    assert info.value.ref == "Namespace shop"
+    objects = [from_manifest(d) for d in docs]
+    with pytest.raises(DuplicateObjectError) as dup:
+        ClusterState.build("east", [o for o in objects if o is not None])
+    assert f"{info.value.ref}: {dup.value}" == message
+    services_only = [d for d in docs if d["kind"] == "Service"]
+    with pytest.raises(ManifestError, match="of Service shop/web;"):
+        cluster_state("east", services_only)
+    slice_a = endpoint_slice("db-a", [{"addresses": ["10.1.0.5"]}])
+    slice_b = endpoint_slice("db-a", [{"addresses": ["10.1.0.6"]}])
+    with pytest.raises(ManifestError) as info:
+        cluster_state("east", [*docs, slice_a, slice_b])
+    assert str(info.value) == (
+        "EndpointSlice shop/db-a: is given twice with different content; give each object once"
+    )
 
 
 def test_cluster_state_outputs_are_plain_data() -> None:
