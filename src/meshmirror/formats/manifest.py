@@ -657,7 +657,11 @@ def _fast_ports(raw: list[Any], cache: dict[Any, Any]) -> tuple[ServicePort, ...
         ):
             raise _Unusual
         keys.append(("S", port, name, protocol, target, node_port, app_protocol))
-    return _shared(keys, cache, _service_port)
+    # One lookup for the whole list (its key holds every port's key, so equal keys mean
+    # equal ports); the ports themselves only when a new list turns up.
+    list_key = tuple(keys)
+    found: tuple[ServicePort, ...] | None = cache.get(list_key)
+    return found if found is not None else _shared(list_key, cache, _service_port)
 
 
 def _service_port(key: tuple[Any, ...]) -> ServicePort:
@@ -679,18 +683,15 @@ def _service_port(key: tuple[Any, ...]) -> ServicePort:
 
 
 def _shared(
-    keys: list[tuple[Any, ...]], cache: dict[Any, Any], make: Callable[[tuple[Any, ...]], _P]
+    list_key: tuple[tuple[Any, ...], ...],
+    cache: dict[Any, Any],
+    make: Callable[[tuple[Any, ...]], _P],
 ) -> tuple[_P, ...]:
-    """The ports of ``keys`` (a port's exact-typed fields, behind a tag for its kind),
-    each made by ``make`` once per cache and their tuple once per list of keys."""
-    # One lookup for the whole list (its key holds every port's key, so equal keys mean
-    # equal ports); the ports themselves only when a new list turns up.
-    list_key = tuple(keys)
-    found: tuple[_P, ...] | None = cache.get(list_key)
-    if found is not None:
-        return found
+    """The ports of a list not in ``cache`` yet, by their keys (a port's exact-typed
+    fields behind a tag for its kind): each port made by ``make`` once per cache, and
+    the tuple kept under ``list_key``."""
     out = []
-    for key in keys:
+    for key in list_key:
         value: _P | None = cache.get(key)
         if value is None:
             value = cache[key] = make(key)
@@ -853,7 +854,9 @@ def _fast_endpoint_ports(value: list[Any], cache: dict[Any, Any]) -> tuple[Endpo
         ):
             raise _Unusual
         keys.append(("E", port, name, protocol, app_protocol))
-    return _shared(keys, cache, _endpoint_port)
+    list_key = tuple(keys)
+    found: tuple[EndpointPort, ...] | None = cache.get(list_key)
+    return found if found is not None else _shared(list_key, cache, _endpoint_port)
 
 
 def _endpoint_port(key: tuple[Any, ...]) -> EndpointPort:
