@@ -1047,15 +1047,16 @@ def cluster_state_sharing(
         raise ManifestError(str(err), ref=str(err.ref)) from err
 
 
-def _objects(docs: Iterable[Any], cache: dict[Any, Any]) -> Iterator[AnyObject]:
+def _objects(docs: Iterable[Any], cache: dict[Any, Any]) -> list[AnyObject]:
     """Every object of ``docs`` as read, then, for each Service with EndpointSlices but
     no Endpoints object, the Endpoints its slices fold into. A clash between slices is
-    raised at the end, before ClusterState.build raises a clash between objects."""
+    raised here, so before ClusterState.build raises a clash between objects."""
     # Timestamps checked in this cluster: a small set stays in the CPU caches, where one
     # for every cluster would cost as much to look up as a timestamp to check.
     stamps: set[str] = set()
     slices: dict[tuple[str, str], list[tuple[str, Endpoints]]] = {}
-    with_endpoints: set[tuple[str, str]] = set()
+    objects: list[AnyObject] = []
+    add = objects.append
     for doc in iter_documents(docs):
         if doc.get("kind") == "EndpointSlice" and doc.get("apiVersion") in (
             "discovery.k8s.io/v1",
@@ -1068,9 +1069,10 @@ def _objects(docs: Iterable[Any], cache: dict[Any, Any]) -> Iterator[AnyObject]:
             continue
         obj = _read(doc, cache, stamps)
         if obj is not None:
-            if obj.kind == "Endpoints":
-                with_endpoints.add((obj.namespace, obj.name))
-            yield obj
+            add(obj)
+    if not slices:
+        return objects
+    with_endpoints = {(o.namespace, o.name) for o in objects if o.kind == "Endpoints"}
     for key in sorted(slices):
         if key in with_endpoints:
             continue
@@ -1084,7 +1086,8 @@ def _objects(docs: Iterable[Any], cache: dict[Any, Any]) -> Iterator[AnyObject]:
                     ref=f"EndpointSlice {key[0]}/{slice_name}",
                 )
             by_name[slice_name] = eps
-        yield fold_endpoint_slices(by_name.items())
+        add(fold_endpoint_slices(by_name.items()))
+    return objects
 
 
 # -- model -> dict --------------------------------------------------------------------

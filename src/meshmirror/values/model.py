@@ -449,10 +449,8 @@ class ClusterState:
         """Index ``objects``; identical repeats are fine, conflicting ones raise
         :class:`DuplicateObjectError`.
 
-        Every object is indexed before anything is raised (``objects`` may be a generator
-        that raises errors of its own when it ends): the error names the first object
-        that clashed with an earlier one, of the first kind with a clash in the order
-        Namespace, Service, Endpoints, Link, ConfigMap.
+        The error names the first object that clashed with an earlier one, of the first
+        kind with a clash in the order Namespace, Service, Endpoints, Link, ConfigMap.
         """
         namespaces: dict[str, Namespace] = {}
         services: dict[_Key, Service] = {}
