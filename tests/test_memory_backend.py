@@ -595,7 +595,7 @@ def test_faults_are_deterministic_per_seed() -> None:
     first = _trace(make(1), 300)
     assert first == _trace(make(1), 300)
     assert first != _trace(make(2), 300)
-    assert {"ok", "Conflict", "ServerError", "Timeout", "Unreachable", "Gone"} <= set(first)
+    assert {"ok", "WriteConflict", "ServerError", "Timeout", "Unreachable", "Gone"} <= set(first)
 
 
 def test_seed_alone_means_default_faults_and_set_faults_changes_them() -> None:

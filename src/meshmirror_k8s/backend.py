@@ -50,7 +50,6 @@ from meshmirror import LINKERD
 from meshmirror.backends import (
     AlreadyExists,
     BackendError,
-    Conflict,
     Gone,
     ListResult,
     Manifest,
@@ -60,6 +59,7 @@ from meshmirror.backends import (
     TooManyRequests,
     Unreachable,
     WatchEvent,
+    WriteConflict,
 )
 from meshmirror_k8s.resources import RESOURCES, Resource, link_resource, resource_for_path
 
@@ -760,7 +760,7 @@ class KubernetesBackend:
                 else NotFound(self._name, text)
             )
         if status == 409:
-            exc_type = AlreadyExists if reason == "AlreadyExists" else Conflict
+            exc_type = AlreadyExists if reason == "AlreadyExists" else WriteConflict
         elif status == 410:
             exc_type = Gone
         elif status == 429:

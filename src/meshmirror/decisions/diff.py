@@ -86,14 +86,14 @@ class Changes:
     def __len__(self) -> int:
         return len(self.creates) + len(self.updates) + len(self.deletes)
 
-    def describe(self) -> str:
+    def text(self) -> str:
         """A readable diff: ``+`` create, ``~`` update (with each changed field),
-        ``-`` delete.
+        ``-`` delete (what ``meshmirror diff`` prints; ``describe()`` is the same).
 
         >>> from meshmirror.values.model import Service, ServicePort
         >>> svc = Service("shop", "web-east", ports=[ServicePort(80)],
         ...               labels={"mirror.linkerd.io/mirrored-service": "true"})
-        >>> print(Changes(creates=(svc,)).describe())
+        >>> print(Changes(creates=(svc,)).text())
         + Service shop/web-east
         """
         lines: list[str] = []
@@ -106,8 +106,11 @@ class Changes:
             lines.append(f"- {obj.ref}")
         return "\n".join(lines)
 
+    # Its first name; every result type now spells its text view ``text()``.
+    describe = text
+
     def __str__(self) -> str:
-        return self.describe() or "no changes"
+        return self.text() or "no changes"
 
     def __repr__(self) -> str:
         if not self:

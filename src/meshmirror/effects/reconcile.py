@@ -74,10 +74,10 @@ from meshmirror.effects.backends.base import (
     AlreadyExists,
     Backend,
     BackendError,
-    Conflict,
     Manifest,
     NotFound,
     Unreachable,
+    WriteConflict,
 )
 from meshmirror.effects.backends.informer import (
     BadLink,
@@ -815,7 +815,7 @@ class Reconciler:
             what = f"{w.verb} {w.ref} in cluster {self._source.name!r}"
             errors.append((w.ref, f"{what} failed: {err.message}"))
             unsure.add(w.ref)
-            if isinstance(err, Conflict) and not isinstance(err, AlreadyExists):
+            if isinstance(err, WriteConflict) and not isinstance(err, AlreadyExists):
                 stale_index |= not self._refresh(w.ref)
             # NotFound (namespace or object gone) and AlreadyExists (taken meanwhile):
             # the caches catch up and the next run decides again.

@@ -210,14 +210,17 @@ class CheckReport(Sequence[CheckResult]):
                 out.append((name, members))
         return out
 
-    def summary(self) -> str:
-        """``3 ok, 1 warning, 2 failures``."""
+    def headline(self) -> str:
+        """``3 ok, 1 warning, 2 failures`` (every result type's one line is ``headline()``)."""
         n_ok = sum(1 for r in self.results if r.status == "ok")
         n_warn, n_fail = len(self.warnings), len(self.failed)
         return (
             f"{n_ok} ok, {n_warn} warning{'' if n_warn == 1 else 's'}, "
             f"{n_fail} failure{'' if n_fail == 1 else 's'}"
         )
+
+    # Its first name, kept for existing callers.
+    summary = headline
 
     def text(self) -> str:
         """The report as ``meshmirror check`` prints it."""
