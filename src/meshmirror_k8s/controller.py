@@ -110,6 +110,9 @@ class ControllerConfig:
     policy: CredentialPolicy = field(default_factory=CredentialPolicy)
     unreachable_grace: float = 300.0
     resync_period: float = 60.0
+    #: Seconds after an event run that changed something before a full comparison
+    #: brings skips, conflicts and Link status up to date (they need the whole plan).
+    status_delay: float = 5.0
     #: Seconds after which a cluster is listed again although its watches resume.
     relist_period: float | None = 3600.0
     #: Chains of writes (a mirror's Service, then its Endpoints) sent side by side.
@@ -882,6 +885,8 @@ class Controller:
                     else None
                 )
                 last_full: float | None = None
+                stale_since: float | None = None  # findings_stale seen first then
+                status_delay = min(self.config.status_delay, self.config.resync_period)
                 try:
                     while not stop.is_set():
                         if elector is not None and not elector.is_leader:
@@ -893,6 +898,7 @@ class Controller:
                             last_full is None
                             or now - last_full >= self.config.resync_period
                             or not self.config.watch
+                            or (stale_since is not None and now - stale_since >= status_delay)
                         )
                         if not self.config.watch:
                             self._reconciler.invalidate()  # no watch: each sync lists
@@ -906,8 +912,13 @@ class Controller:
                             continue
                         if full:
                             last_full = now
+                            stale_since = None
+                        elif self._reconciler.findings_stale and stale_since is None:
+                            stale_since = now
                         assert last_full is not None
                         delay = self.config.resync_period - (self._clock() - last_full)
+                        if stale_since is not None:
+                            delay = min(delay, stale_since + status_delay - self._clock())
                         last = outcome.last
                         if last is not None and last.retry_at is not None:
                             delay = min(delay, last.retry_at - self._clock())

@@ -381,6 +381,9 @@ class Reconciler:
         self._cut_off = False
         self._last: RunReport | None = None
         self.full_runs = 0  # full comparisons made (a figure for benchmarks)
+        #: An event run followed a change since the last full comparison: the skips,
+        #: conflicts and Link status (made only by full comparisons) may be out of date.
+        self.findings_stale = False
         self.index_builds = 0
         #: Writes each Link's status after every full comparison (None: never).
         self.link_status = link_status
@@ -597,6 +600,9 @@ class Reconciler:
         report = self._write(now, _Batch(tuple(batch), views, tuple(links), bad_links), full)
         if full:
             report = self._report_plan(report, index, links, views)
+            self.findings_stale = False
+        elif names - self._retry or batch:
+            self.findings_stale = True
         return report
 
     def _report_plan(
