@@ -107,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=5.0,
         metavar="SECONDS",
-        help="after events changed mirrors, a full comparison within this long brings "
-        "skips, conflicts and Link status up to date (default 5)",
+        help="after events changed mirrors, a full comparison within this long (or four "
+        "times a quiet one's duration, if longer) brings skips, conflicts and Link status "
+        "up to date (default 5)",
     )
     p.add_argument(
         "--relist-period",
