@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import socket
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from meshmirror import __version__
 from meshmirror.decisions.diff import diff
 from meshmirror.decisions.mirror import Resolver
 from meshmirror.decisions.plan import Plan, PlanOptions, plan
+from meshmirror.effects.dns import dns_resolver
 from meshmirror.effects.loader import LoadError, dump_files, load_cluster, load_yaml_file
 from meshmirror.effects.render import GraphvizError, picture, to_svg
 from meshmirror.effects.secretdump import secrets_in
@@ -81,12 +81,6 @@ class _IntermixedParser(_Parser):
             return self.parse_known_intermixed_args(args, namespace)
         finally:
             self._mixing = False
-
-
-def dns_resolver(host: str) -> list[str]:
-    """Every address ``host`` resolves to, as Go's ``net.LookupIP`` returns them."""
-    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return sorted({str(info[4][0]) for info in infos})
 
 
 # -- shared options -------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
 
-from meshmirror.decisions.mirror import filter_annotations, filter_labels
+from meshmirror.decisions.mirror import filter_annotations, filter_labels, mirrored_ports
 from meshmirror.formats.manifest import parse_timestamp
 from meshmirror.values.codes import Conflict, ConflictCode, Skip, SkipCode
 from meshmirror.values.labels import Selector
@@ -281,12 +281,7 @@ def federate(
             name=fed_name,
             labels=labels,
             annotations=annotations,
-            ports=tuple(
-                ServicePort(
-                    p.port, name=p.name, protocol=p.protocol, target_port=p.effective_target_port
-                )
-                for p in winner.service.ports
-            ),
+            ports=mirrored_ports(winner.service.ports),
         )
         federation = Federation(ref, tuple(members))
         planned.append((federation, service))

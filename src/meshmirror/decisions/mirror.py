@@ -288,41 +288,60 @@ def gateway_drop_skips(link: Link, gateway: Gateway, cluster: str) -> list[Skip]
     ]
 
 
-def _excluded(key: str, exclusions: Sequence[str]) -> bool:
-    for entry in exclusions:
-        # `prefix/*` is a plain string prefix, as in Linkerd (example.com/* drops
-        # example.community/x too).
-        if entry.endswith("/*"):
-            if key.startswith(entry[:-2]):
-                return True
-        elif key == entry:
-            return True
-    return False
+# A remote label or annotation map to the part of it a mirror copies.
+_KeyFilter: TypeAlias = Callable[[Mapping[str, str]], dict[str, str]]
 
 
-def _exclusion_check(exclusions: Sequence[str]) -> Callable[[str], bool]:
-    """``_excluded(key, exclusions)`` as one set lookup and one ``startswith``."""
-    exact = frozenset(e for e in exclusions if not e.endswith("/*"))
-    prefixes = tuple(e[:-2] for e in exclusions if e.endswith("/*"))
-    return lambda key: key in exact or key.startswith(prefixes)
-
-
-def _reserved_check(scheme: Scheme) -> Callable[[str], bool]:
-    """``scheme.is_reserved``, as a plain ``str.startswith`` when not overridden."""
+def _key_filter(excluded: Sequence[str], scheme: Scheme, dropped: Iterable[str] = ()) -> _KeyFilter:
+    """The one rule of which keys a mirror copies, built once per Link: not reserved by
+    ``scheme``, not in ``dropped``, not excluded by the Link (``excluded``). An entry
+    ``prefix/*`` is a plain string prefix, as in Linkerd (``example.com/*`` drops
+    ``example.community/x`` too); any other entry is one key."""
+    exact = frozenset(dropped) | {e for e in excluded if not e.endswith("/*")}
+    prefixes = tuple(e[:-2] for e in excluded if e.endswith("/*"))
     if type(scheme).is_reserved is Scheme.is_reserved:
-        prefixes = scheme.reserved_prefixes
-        return lambda key: key.startswith(prefixes)
-    return scheme.is_reserved
+        # Reserved keys are plain prefixes: one ``startswith`` tests them all.
+        prefixes = scheme.reserved_prefixes + prefixes
+        if not exact:
+            return lambda m: {k: v for k, v in m.items() if not k.startswith(prefixes)}
+        return lambda m: {
+            k: v for k, v in m.items() if k not in exact and not k.startswith(prefixes)
+        }
+    reserved = scheme.is_reserved
+    return lambda m: {
+        k: v
+        for k, v in m.items()
+        if k not in exact and not k.startswith(prefixes) and not reserved(k)
+    }
+
+
+def _label_filter(excluded: Sequence[str], scheme: Scheme) -> _KeyFilter:
+    """:func:`filter_labels` for one Link's ``excluded`` labels, built once."""
+    return _key_filter(excluded, scheme)
+
+
+def _annotation_filter(excluded: Sequence[str], scheme: Scheme) -> _KeyFilter:
+    """:func:`filter_annotations` for one Link's ``excluded`` annotations, built once."""
+    keep = _key_filter(excluded, scheme, scheme.topology_annotations)
+    opaque_key = scheme.opaque_ports_annotation
+
+    def kept(annotations: Mapping[str, str]) -> dict[str, str]:
+        if not annotations:
+            return {}
+        out = keep(annotations)
+        opaque = annotations.get(opaque_key)
+        if opaque is not None:
+            out[opaque_key] = opaque
+        return out
+
+    return kept
 
 
 def filter_labels(
     labels: Mapping[str, str], excluded: Sequence[str], scheme: Scheme
 ) -> dict[str, str]:
     """Remote labels a mirror copies: not reserved, not excluded by the Link."""
-    reserved = _reserved_check(scheme)
-    if excluded:
-        return {k: v for k, v in labels.items() if not reserved(k) and not _excluded(k, excluded)}
-    return {k: v for k, v in labels.items() if not reserved(k)}
+    return _label_filter(excluded, scheme)(labels)
 
 
 def filter_annotations(
@@ -330,19 +349,7 @@ def filter_annotations(
 ) -> dict[str, str]:
     """Remote annotations a mirror copies: not topology hints, not reserved, not
     excluded by the Link; ``config.linkerd.io/opaque-ports`` always kept."""
-    if not annotations:
-        return {}
-    reserved = _reserved_check(scheme)
-    topology = scheme.topology_annotations
-    out = {
-        k: v
-        for k, v in annotations.items()
-        if k not in topology and not reserved(k) and not (excluded and _excluded(k, excluded))
-    }
-    opaque = annotations.get(scheme.opaque_ports_annotation)
-    if opaque is not None:
-        out[scheme.opaque_ports_annotation] = opaque
-    return out
+    return _annotation_filter(excluded, scheme)(annotations)
 
 
 def _mirror_port(p: ServicePort) -> ServicePort:
@@ -353,8 +360,10 @@ def _mirror_port(p: ServicePort) -> ServicePort:
     )
 
 
-def _mirror_ports(ports: Sequence[ServicePort]) -> tuple[ServicePort, ...]:
-    # name, protocol, port, targetPort only (Linkerd's remapRemoteServicePorts).
+def mirrored_ports(ports: Sequence[ServicePort]) -> tuple[ServicePort, ...]:
+    """The ports a mirror (or a federated Service) of a remote Service with ``ports``
+    has: name, protocol, port and targetPort (defaulted) only, as Linkerd's
+    ``remapRemoteServicePorts``; a port already in that form is shared."""
     return tuple([_mirror_port(p) for p in ports])
 
 
@@ -425,7 +434,7 @@ class Pool:
             return hit[1]
         found = self._ports.get(ports)
         if found is None:
-            found = self._ports[ports] = _mirror_ports(ports)
+            found = self._ports[ports] = mirrored_ports(ports)
         if len(self._ids) >= 65536:
             self._ids.clear()  # an index lives long: keep the cache bounded
         self._ids[id(ports)] = (ports, found)
@@ -488,13 +497,13 @@ class LinkContext:
 
     __slots__ = (
         "_addresses",
+        "_annotations_kept",
         "_discovers",
-        "_excluded_labels",
         "_exports",
         "_fq_before_rv",
         "_fq_first",
+        "_labels_kept",
         "_pool",
-        "_reserved",
         "_shared",
         "_subsets",
         "enable_headless",
@@ -530,8 +539,8 @@ class LinkContext:
         self.link_ref = link.ref
         self._exports = linkerd_selector(link.selector)
         self._discovers = linkerd_selector(link.remote_discovery_selector)
-        self._reserved = _reserved_check(scheme)
-        self._excluded_labels = _exclusion_check(link.excluded_labels)
+        self._labels_kept = _label_filter(link.excluded_labels, scheme)
+        self._annotations_kept = _annotation_filter(link.excluded_annotations, scheme)
         # id(remote ports tuple) -> (that tuple, mirrored ports, gateway subsets)
         self._shared: dict[int, tuple[Any, Any, Any]] = {}
         self._pool = Pool() if pool is None else pool
@@ -556,16 +565,7 @@ class LinkContext:
 
     def service_labels(self, svc: Service, discovery: bool) -> dict[str, str]:
         s = self.scheme
-        excluded = self.link.excluded_labels
-        reserved = self._reserved
-        if excluded:
-            is_excluded = self._excluded_labels
-            labels = {k: v for k, v in svc.labels.items() if not reserved(k) and not is_excluded(k)}
-        elif type(s).is_reserved is Scheme.is_reserved:
-            prefixes = s.reserved_prefixes
-            labels = {k: v for k, v in svc.labels.items() if not k.startswith(prefixes)}
-        else:
-            labels = {k: v for k, v in svc.labels.items() if not reserved(k)}
+        labels = self._labels_kept(svc.labels)
         labels[s.mirrored_service_label] = s.true_value
         labels[s.cluster_name_label] = self.target
         if discovery:
@@ -578,21 +578,7 @@ class LinkContext:
 
     def service_annotations(self, svc: Service, fq_name: str | None = None) -> dict[str, str]:
         s = self.scheme
-        remote = svc.annotations
-        excluded = self.link.excluded_annotations
-        if not remote:
-            annotations: dict[str, str] = {}
-        elif excluded or type(s).is_reserved is not Scheme.is_reserved:
-            annotations = filter_annotations(remote, excluded, s)
-        else:
-            topology = s.topology_annotations
-            prefixes = s.reserved_prefixes
-            annotations = {
-                k: v for k, v in remote.items() if k not in topology and not k.startswith(prefixes)
-            }
-            opaque = remote.get(s.opaque_ports_annotation)
-            if opaque is not None:
-                annotations[s.opaque_ports_annotation] = opaque
+        annotations = self._annotations_kept(svc.annotations)
         annotations[s.remote_svc_fq_name_annotation] = fq_name or self.fq_name(svc)
         annotations[s.remote_resource_version_annotation] = svc.resource_version
         return annotations
@@ -817,7 +803,7 @@ def _headless_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate 
                         ),
                         s.remote_svc_fq_name_annotation: fq,
                     },
-                    ports=_mirror_ports(svc.ports),
+                    ports=mirrored_ports(svc.ports),
                 )
             )
             pods.append(
