@@ -297,8 +297,11 @@ def _key_filter(excluded: Sequence[str], scheme: Scheme, dropped: Iterable[str] 
     ``scheme``, not in ``dropped``, not excluded by the Link (``excluded``). An entry
     ``prefix/*`` is a plain string prefix, as in Linkerd (``example.com/*`` drops
     ``example.community/x`` too); any other entry is one key."""
-    exact = frozenset(dropped) | {e for e in excluded if not e.endswith("/*")}
-    prefixes = tuple(e[:-2] for e in excluded if e.endswith("/*"))
+    exact = frozenset(dropped)
+    prefixes: tuple[str, ...] = ()
+    if excluded:
+        exact |= {e for e in excluded if not e.endswith("/*")}
+        prefixes = tuple([e[:-2] for e in excluded if e.endswith("/*")])
     if type(scheme).is_reserved is Scheme.is_reserved:
         # Reserved keys are plain prefixes: one ``startswith`` tests them all.
         prefixes = scheme.reserved_prefixes + prefixes
@@ -475,17 +478,6 @@ class Pool:
         return found
 
 
-def _gateway_subsets(
-    gateway: Gateway, ports: Sequence[ServicePort], ready: bool
-) -> tuple[EndpointSubset, ...]:
-    assert gateway.port is not None
-    addresses = tuple(EndpointAddress(ip) for ip in gateway.addresses)
-    eports = tuple(EndpointPort(gateway.port, name=p.name, protocol=p.protocol) for p in ports)
-    if ready:
-        return (EndpointSubset(addresses=addresses, ports=eports),)
-    return (EndpointSubset(not_ready_addresses=addresses, ports=eports),)
-
-
 def _sorted_map(data: dict[str, str]) -> FrozenMap[str]:
     return frozen_sorted(sorted(data.items()))
 
@@ -562,6 +554,18 @@ class LinkContext:
 
     def skip(self, code: SkipCode, svc: Service, message: str) -> Skip:
         return Skip(code, svc.ref, message, cluster=self.target)
+
+    def gateway_skip(self, svc: Service, what: str, how: str) -> Skip:
+        """The skip of ``svc`` (a ``what``, ``how``) when this Link's gateway is not
+        usable."""
+        gw = self.gateway
+        assert gw.code is not None
+        return self.skip(
+            gw.code,
+            svc,
+            f"{what} {svc.namespace}/{svc.name} in cluster {self.target} is {how}, "
+            f"but {gw.problem}",
+        )
 
     def service_labels(self, svc: Service, discovery: bool) -> dict[str, str]:
         s = self.scheme
@@ -673,15 +677,8 @@ def _name_skip(ctx: LinkContext, svc: Service, name: str, what: str) -> Skip | N
 
 
 def _gateway_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate | Skip:
-    gw = ctx.gateway
-    if not gw.usable:
-        assert gw.code is not None
-        return ctx.skip(
-            gw.code,
-            svc,
-            f"Service {svc.namespace}/{svc.name} in cluster {ctx.target} is "
-            f"exported in gateway mode, but {gw.problem}",
-        )
+    if not ctx.gateway.usable:
+        return ctx.gateway_skip(svc, "Service", "exported in gateway mode")
     namespace = svc.namespace
     remote_eps = ctx.remote.endpoints.get((namespace, svc.name))
     fq_name = ctx.fq_name(svc)
@@ -737,15 +734,9 @@ def _headless_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate 
     named = any(a.hostname for s in eps.subsets for a in (*s.addresses, *s.not_ready_addresses))
     if not named:
         return None  # Deployment pods: an ordinary ClusterIP mirror (linkerd2 #10916)
-    gw = ctx.gateway
-    if not gw.usable:
-        assert gw.code is not None
-        return ctx.skip(
-            gw.code,
-            svc,
-            f"headless Service {svc.namespace}/{svc.name} in cluster "
-            f"{ctx.target} is mirrored through the gateway, but {gw.problem}",
-        )
+    if not ctx.gateway.usable:
+        return ctx.gateway_skip(svc, "headless Service", "mirrored through the gateway")
+    _, ports, gateway_subsets = ctx.shared(svc.ports)
     s = ctx.scheme
     pods: list[Service | Endpoints] = []
     skips: list[Skip] = []
@@ -803,7 +794,7 @@ def _headless_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate 
                         ),
                         s.remote_svc_fq_name_annotation: fq,
                     },
-                    ports=mirrored_ports(svc.ports),
+                    ports=ports,
                 )
             )
             pods.append(
@@ -812,7 +803,7 @@ def _headless_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate 
                     name=pod_name,
                     labels=labels,
                     annotations=ctx.gateway_endpoints_annotations(fq),
-                    subsets=_gateway_subsets(gw, svc.ports, ctx.gateway_alive),
+                    subsets=gateway_subsets,
                 )
             )
         if addresses:
