@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, TextIO
@@ -24,6 +23,7 @@ from meshmirror.decisions.diff import diff
 from meshmirror.decisions.mirror import Resolver
 from meshmirror.decisions.plan import Plan, PlanOptions, plan
 from meshmirror.effects import loader
+from meshmirror.effects.dns import dns_resolver
 from meshmirror.effects.loader import (
     DUMP_COMMAND,
     EmptyDumpError,
@@ -84,12 +84,6 @@ class _IntermixedParser(_Parser):
             return self.parse_known_intermixed_args(args, namespace)
         finally:
             self._mixing = False
-
-
-def dns_resolver(host: str) -> list[str]:
-    """Every address ``host`` resolves to, as Go's ``net.LookupIP`` returns them."""
-    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return sorted({str(info[4][0]) for info in infos})
 
 
 # -- shared options -------------------------------------------------------------------

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import sys
 import threading
 import time
@@ -53,6 +52,7 @@ from meshmirror.backends import (
     WatchEvent,
 )
 from meshmirror.decide import Write
+from meshmirror.dns import dns_resolver
 from meshmirror.linkstatus import LinkStatusWriter
 from meshmirror.reconcile import (
     Outcome,
@@ -93,12 +93,6 @@ _SOURCE_WATCH_KINDS = ("Namespace", "Service", "Endpoints", "Link")
 _REMOTE_WATCH_KINDS = ("Service", "Endpoints", "EndpointSlice")
 
 RemoteFactory = Callable[[str, ClusterCredentials], Backend]
-
-
-def dns_resolver(host: str) -> list[str]:
-    """Every address ``host`` resolves to, sorted (as Linkerd resolves gateway names)."""
-    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return sorted({str(info[4][0]) for info in infos})
 
 
 @dataclass(frozen=True)

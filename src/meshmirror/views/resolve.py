@@ -351,16 +351,7 @@ def _local(ctx: _Context, svc: Service, *, via: str | None) -> _Contribution:
     if via is not None:
         _mesh_failure(ctx, c, via)
     eps = ctx.source.endpoints_of(svc.namespace, svc.name)
-    ready = _ready(eps)
-    down = ctx.name in ctx.unreachable
-    if not ready or down:
-        _no_endpoints(c, f"{svc.namespace}/{svc.name}", eps, down)
-    for address, port in ready:
-        c.destinations.append(
-            Destination(
-                ctx.name, svc.namespace, svc.name, address.ip, port, "local", None, "client"
-            )
-        )
+    _dialled(ctx, c, svc.namespace, svc.name, eps, "local")
     return c
 
 
@@ -379,17 +370,23 @@ def _direct(ctx: _Context, cluster: str, remote: ObjectRef, via: str) -> _Contri
         )
     state = ctx.remotes.get(cluster)
     eps = None if state is None else state.endpoints_of(remote.namespace, remote.name)
+    _dialled(ctx, c, remote.namespace, remote.name, eps, "direct")
+    return c
+
+
+def _dialled(
+    ctx: _Context, c: _Contribution, namespace: str, name: str, eps: Endpoints | None, path: Path
+) -> None:
+    """The ready addresses of ``eps`` (Service ``namespace/name`` in ``c.cluster``) as
+    destinations dialled along ``path`` with the client's identity, or why there are none."""
     ready = _ready(eps)
-    down = cluster in ctx.unreachable
+    down = c.cluster in ctx.unreachable
     if not ready or down:
-        _no_endpoints(c, f"{remote.namespace}/{remote.name}", eps, down)
+        _no_endpoints(c, f"{namespace}/{name}", eps, down)
     for address, port in ready:
         c.destinations.append(
-            Destination(
-                cluster, remote.namespace, remote.name, address.ip, port, "direct", None, "client"
-            )
+            Destination(c.cluster, namespace, name, address.ip, port, path, None, "client")
         )
-    return c
 
 
 def _through_gateway(ctx: _Context, mirror: Mirror) -> _Contribution:
