@@ -4,7 +4,9 @@ in time that does not grow with the topology.
 Pure (docs/design.md, section 1): no I/O, clock, randomness, threads or module-level state. The
 index is the caller's state, passed explicitly and advanced in place by :func:`replan`
 and :meth:`PlanIndex.applied` (copying it per event would cost what a full plan costs);
-the same index and the same change always give the same Changes.
+the states it holds are immutable, each change making a new one that shares the rest
+(:meth:`~meshmirror.values.model.ClusterState.replace`). The same index and the same
+change always give the same Changes.
 
 A :class:`PlanIndex` holds what :func:`meshmirror.decisions.plan.plan` computes, kept by key:
 every candidate unit (a mirror with its Endpoints, a federated Service) by
@@ -126,30 +128,6 @@ class RemoteChange:
         return cls(cluster, kind, namespace, name, None)
 
 
-def _own_copy(state: ClusterState) -> ClusterState:
-    """The same state over fresh dicts, which only the index changes."""
-    return ClusterState(
-        name=state.name,
-        namespaces=dict(state.namespaces),
-        services=dict(state.services),
-        endpoints=dict(state.endpoints),
-        links=dict(state.links),
-        config_maps=dict(state.config_maps),
-    )
-
-
-def _services(state: ClusterState) -> dict[tuple[str, str], Service]:
-    table = state.services
-    assert isinstance(table, dict)  # an index's own copy (_own_copy)
-    return table
-
-
-def _endpoints(state: ClusterState) -> dict[tuple[str, str], Endpoints]:
-    table = state.endpoints
-    assert isinstance(table, dict)
-    return table
-
-
 def _same_kinds(old: Unit, new: Unit) -> bool:
     """Whether two units with the same names plan the same objects by kind and name: two
     mirrors of one mode (or two federated Services)."""
@@ -168,9 +146,9 @@ class PlanIndex:
 
     Build it once with :meth:`build` (the cost of a full plan), then feed it remote
     changes with :func:`replan` and tell it with :meth:`applied` when the source holds
-    the changes. It keeps its own copies of the states it was built from (the caller's
-    stay untouched). A change of the source other than the index's own writes (a Link,
-    a local Service, a Namespace) needs a new index.
+    the changes. The states it was built from stay as they are (states are immutable;
+    the index holds new ones made from them). A change of the source other than the
+    index's own writes (a Link, a local Service, a Namespace) needs a new index.
     """
 
     __slots__ = (
@@ -202,8 +180,10 @@ class PlanIndex:
     ) -> None:
         self._scheme = scheme
         self._options = options
-        self._source = _own_copy(source)
-        self._remotes = {name: _own_copy(state) for name, state in remotes.items()}
+        # States are immutable: each change makes a new one (ClusterState.replace shares
+        # the unchanged part), which the Link contexts are given too.
+        self._source = source
+        self._remotes = dict(remotes)
         self._links: list[LinkContext] = []
         self._federates: list[Selector] = []
         self._by_target: dict[str, list[int]] = {}
@@ -311,22 +291,19 @@ class PlanIndex:
     def applied(self, changes: Changes) -> None:
         """The source now holds ``changes`` (the writes of a :func:`replan` or a
         :func:`~.diff.diff` succeeded): the index diffs against that from now on."""
-        src = self._source
-        services, endpoints = _services(src), _endpoints(src)
-        namespaces = src.namespaces
-        assert isinstance(namespaces, dict)
-        for obj in (*changes.creates, *(u.after for u in changes.updates)):
-            if isinstance(obj, Namespace):
-                namespaces[obj.name] = obj
-            elif isinstance(obj, Service):
-                services[(obj.namespace, obj.name)] = obj
-            else:
-                endpoints[(obj.namespace, obj.name)] = obj
-        for gone in changes.deletes:
-            if isinstance(gone, Service):
-                services.pop((gone.namespace, gone.name), None)
-            else:
-                endpoints.pop((gone.namespace, gone.name), None)
+        if changes:
+            self._set_source(
+                self._source.replace(
+                    *changes.creates,
+                    *(u.after for u in changes.updates),
+                    remove=[gone.ref for gone in changes.deletes],
+                )
+            )
+
+    def _set_source(self, source: ClusterState) -> None:
+        self._source = source
+        for ctx in self._links:
+            ctx.source = source
 
     def planned(self, ref: ObjectRef) -> PlannedObject | None:
         """The planned object ``ref`` names (``plan(...).get(ref)``), or None."""
@@ -371,13 +348,13 @@ class PlanIndex:
         if kind not in ("Service", "Endpoints"):
             return None
         src = self._source
-        table: dict[tuple[str, str], Any] = _services(src) if kind == "Service" else _endpoints(src)
+        table: Mapping[tuple[str, str], Any] = src.services if kind == "Service" else src.endpoints
         key = (namespace, name)
         old = table.get(key)
-        if obj is None:
-            table.pop(key, None)
-        else:
-            table[key] = obj
+        if obj is not None:
+            self._set_source(src.replace(obj))
+        elif old is not None:
+            self._set_source(src.replace(remove=[old.ref]))
         touched: set[Name] = {(kind, namespace, name)}
         updates: list[tuple[_UnitKey, Unit | None]] = []
         if kind == "Service":
@@ -634,18 +611,19 @@ def replan_names(index: PlanIndex, change: RemoteChange) -> set[Name]:
         return set()
     key = (change.namespace, change.name)
     obj = change.obj
-    if change.kind == "Service":
-        if obj is None:
-            _services(remote).pop(key, None)
-        else:
-            assert isinstance(obj, Service)
-            _services(remote)[key] = obj
-    elif obj is None:
-        _endpoints(remote).pop(key, None)
-    else:
-        assert isinstance(obj, Endpoints)
-        _endpoints(remote)[key] = obj
     positions = index._by_target.get(change.cluster, ())
+    if obj is not None:
+        remote = remote.replace(obj)
+    else:
+        table: Mapping[tuple[str, str], Any] = (
+            remote.services if change.kind == "Service" else remote.endpoints
+        )
+        gone = table.get(key)
+        if gone is not None:
+            remote = remote.replace(remove=[gone.ref])
+    index._remotes[change.cluster] = remote
+    for pos in positions:
+        index._links[pos].remote = remote
     svc = remote.services.get(key)
     updates: list[tuple[_UnitKey, Unit | None]] = [
         ((0, pos, change.namespace, change.name), index._mirror_unit(pos, svc)) for pos in positions
