@@ -3,10 +3,10 @@ in time that does not grow with the topology.
 
 Pure (docs/design.md, section 1): no I/O, clock, randomness, threads or module-level state. The
 index is the caller's state, passed explicitly and advanced in place by :func:`replan`
-and :meth:`PlanIndex.applied` (copying it per event would cost what a full plan costs);
-the states it holds are immutable, each change making a new one that shares the rest
-(:meth:`~meshmirror.values.model.ClusterState.replace`). The same index and the same
-change always give the same Changes.
+and :meth:`PlanIndex.applied` (copying it per event would cost what a full plan costs):
+its working copies of the states are a private mutable kind of state (``_Working``),
+never a :class:`~meshmirror.values.model.ClusterState` value, which is immutable. The
+same index and the same change always give the same Changes.
 
 A :class:`PlanIndex` holds what :func:`meshmirror.decisions.plan.plan` computes, kept by key:
 every candidate unit (a mirror with its Endpoints, a federated Service) by
@@ -128,6 +128,50 @@ class RemoteChange:
         return cls(cluster, kind, namespace, name, None)
 
 
+class _Working(ClusterState):
+    """A PlanIndex's working copy of a cluster, over plain dicts that only the index
+    changes, in place: a new (shared-structure) state per event would cost about what
+    the event does. It is what the planner's functions read (a ClusterState to them),
+    but it is not a value: unhashable, equal to no state, and never handed out
+    (:attr:`PlanIndex.source` and :meth:`PlanIndex.remote` give frozen snapshots)."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        raise TypeError("a PlanIndex's working copy changes: take a snapshot() to hash")
+
+    def snapshot(self) -> ClusterState:
+        """The state as it is now, as an immutable :class:`ClusterState`."""
+        return ClusterState(
+            self.name, self.namespaces, self.services, self.endpoints, self.links, self.config_maps
+        )
+
+
+def _own_copy(state: ClusterState) -> _Working:
+    """The same state over fresh dicts, which only the index changes."""
+    working = object.__new__(_Working)
+    put = object.__setattr__  # ClusterState's converters would freeze the dicts
+    put(working, "name", state.name)
+    put(working, "namespaces", dict(state.namespaces))
+    put(working, "services", dict(state.services))
+    put(working, "endpoints", dict(state.endpoints))
+    put(working, "links", dict(state.links))
+    put(working, "config_maps", dict(state.config_maps))
+    return working
+
+
+def _services(state: ClusterState) -> dict[tuple[str, str], Service]:
+    table = state.services
+    assert type(table) is dict  # an index's own copy (_own_copy), not a frozen table
+    return table
+
+
+def _endpoints(state: ClusterState) -> dict[tuple[str, str], Endpoints]:
+    table = state.endpoints
+    assert type(table) is dict
+    return table
+
+
 def _same_kinds(old: Unit, new: Unit) -> bool:
     """Whether two units with the same names plan the same objects by kind and name: two
     mirrors of one mode (or two federated Services)."""
@@ -146,9 +190,9 @@ class PlanIndex:
 
     Build it once with :meth:`build` (the cost of a full plan), then feed it remote
     changes with :func:`replan` and tell it with :meth:`applied` when the source holds
-    the changes. The states it was built from stay as they are (states are immutable;
-    the index holds new ones made from them). A change of the source other than the
-    index's own writes (a Link, a local Service, a Namespace) needs a new index.
+    the changes. It keeps its own copies of the states it was built from (the caller's
+    stay untouched). A change of the source other than the index's own writes (a Link,
+    a local Service, a Namespace) needs a new index.
     """
 
     __slots__ = (
@@ -180,10 +224,8 @@ class PlanIndex:
     ) -> None:
         self._scheme = scheme
         self._options = options
-        # States are immutable: each change makes a new one (ClusterState.replace shares
-        # the unchanged part), which the Link contexts are given too.
-        self._source = source
-        self._remotes = dict(remotes)
+        self._source = _own_copy(source)
+        self._remotes = {name: _own_copy(state) for name, state in remotes.items()}
         self._links: list[LinkContext] = []
         self._federates: list[Selector] = []
         self._by_target: dict[str, list[int]] = {}
@@ -262,12 +304,15 @@ class PlanIndex:
 
     @property
     def source(self) -> ClusterState:
-        """The source as the index sees it (with the writes it was told about)."""
-        return self._source
+        """The source as the index sees it (with the writes it was told about): a
+        snapshot, a copy of the index's own tables."""
+        return self._source.snapshot()
 
     def remote(self, cluster: str) -> ClusterState | None:
-        """Remote ``cluster`` as the index sees it (with the changes it was given)."""
-        return self._remotes.get(cluster)
+        """Remote ``cluster`` as the index sees it (with the changes it was given): a
+        snapshot, a copy of the index's own tables."""
+        remote = self._remotes.get(cluster)
+        return None if remote is None else remote.snapshot()
 
     def objects(self) -> list[PlannedObject]:
         """Every planned object, sorted by (kind, namespace, name): ``plan(...).objects``
@@ -291,19 +336,22 @@ class PlanIndex:
     def applied(self, changes: Changes) -> None:
         """The source now holds ``changes`` (the writes of a :func:`replan` or a
         :func:`~.diff.diff` succeeded): the index diffs against that from now on."""
-        if changes:
-            self._set_source(
-                self._source.replace(
-                    *changes.creates,
-                    *(u.after for u in changes.updates),
-                    remove=[gone.ref for gone in changes.deletes],
-                )
-            )
-
-    def _set_source(self, source: ClusterState) -> None:
-        self._source = source
-        for ctx in self._links:
-            ctx.source = source
+        src = self._source
+        services, endpoints = _services(src), _endpoints(src)
+        namespaces = src.namespaces
+        assert type(namespaces) is dict
+        for obj in (*changes.creates, *(u.after for u in changes.updates)):
+            if isinstance(obj, Namespace):
+                namespaces[obj.name] = obj
+            elif isinstance(obj, Service):
+                services[(obj.namespace, obj.name)] = obj
+            else:
+                endpoints[(obj.namespace, obj.name)] = obj
+        for gone in changes.deletes:
+            if isinstance(gone, Service):
+                services.pop((gone.namespace, gone.name), None)
+            else:
+                endpoints.pop((gone.namespace, gone.name), None)
 
     def planned(self, ref: ObjectRef) -> PlannedObject | None:
         """The planned object ``ref`` names (``plan(...).get(ref)``), or None."""
@@ -348,13 +396,13 @@ class PlanIndex:
         if kind not in ("Service", "Endpoints"):
             return None
         src = self._source
-        table: Mapping[tuple[str, str], Any] = src.services if kind == "Service" else src.endpoints
+        table: dict[tuple[str, str], Any] = _services(src) if kind == "Service" else _endpoints(src)
         key = (namespace, name)
         old = table.get(key)
-        if obj is not None:
-            self._set_source(src.replace(obj))
-        elif old is not None:
-            self._set_source(src.replace(remove=[old.ref]))
+        if obj is None:
+            table.pop(key, None)
+        else:
+            table[key] = obj
         touched: set[Name] = {(kind, namespace, name)}
         updates: list[tuple[_UnitKey, Unit | None]] = []
         if kind == "Service":
@@ -611,19 +659,18 @@ def replan_names(index: PlanIndex, change: RemoteChange) -> set[Name]:
         return set()
     key = (change.namespace, change.name)
     obj = change.obj
-    positions = index._by_target.get(change.cluster, ())
-    if obj is not None:
-        remote = remote.replace(obj)
+    if change.kind == "Service":
+        if obj is None:
+            _services(remote).pop(key, None)
+        else:
+            assert isinstance(obj, Service)
+            _services(remote)[key] = obj
+    elif obj is None:
+        _endpoints(remote).pop(key, None)
     else:
-        table: Mapping[tuple[str, str], Any] = (
-            remote.services if change.kind == "Service" else remote.endpoints
-        )
-        gone = table.get(key)
-        if gone is not None:
-            remote = remote.replace(remove=[gone.ref])
-    index._remotes[change.cluster] = remote
-    for pos in positions:
-        index._links[pos].remote = remote
+        assert isinstance(obj, Endpoints)
+        _endpoints(remote)[key] = obj
+    positions = index._by_target.get(change.cluster, ())
     svc = remote.services.get(key)
     updates: list[tuple[_UnitKey, Unit | None]] = [
         ((0, pos, change.namespace, change.name), index._mirror_unit(pos, svc)) for pos in positions

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, NoReturn, TypeAlias, TypeVar
 
 import attrs
@@ -473,6 +474,10 @@ class _Table(dict[_K, _V]):
 
 
 _NO_OBJECTS: _Table[Any, Any] = _Table()
+#: A kind's table in a ClusterState, in field order.
+_TABLE_OF = MappingProxyType(
+    {"Namespace": 0, "Service": 1, "Endpoints": 2, "Link": 3, "ConfigMap": 4}
+)
 
 
 class _Log:
@@ -480,12 +485,15 @@ class _Log:
     key's (version, value) in the order made. Only appended to by the newest version,
     so an older version, which reads entries up to its own, never sees it change."""
 
-    __slots__ = ("changes", "head", "size")
+    __slots__ = ("changes", "head", "limit", "size")
 
-    def __init__(self) -> None:
+    def __init__(self, base_size: int) -> None:
         self.changes: dict[Any, list[tuple[int, Any]]] = {}
         self.head = 0
         self.size = 0
+        # Past this many entries the versions are folded into a new table: a copy per
+        # base_size / 4 changes keeps both the copies and the log small.
+        self.limit = max(64, base_size >> 2)
 
 
 class _Layered(Mapping[_K, _V]):
@@ -565,45 +573,48 @@ class _Layered(Mapping[_K, _V]):
 def _updated(table: Mapping[_K, _V], changed: Mapping[_K, Any]) -> Mapping[_K, _V]:
     """``table`` with ``changed`` applied (a value, or _GONE to remove the key): a
     :class:`_Layered` over it when the change is small against a large table."""
-    if isinstance(table, _Layered):
+    if type(table) is _Layered:
         log = table._log
-        if log.head != table._version or log.size > max(64, len(table._base) >> 2):
-            table = table.flat()  # an older version changed again, or a long log: settle
-    if isinstance(table, _Table):
-        if len(table) < 64 or len(changed) * 8 > len(table):
-            out = dict(table)
+        if log.head == table._version and log.size < log.limit:
+            # The newest version: each key's last entry (else the base) is its value.
+            version = log.head = table._version + 1
+            length = table._len
+            changes = log.changes
+            base = table._base
             for key, value in changed.items():
-                if value is _GONE:
-                    out.pop(key, None)
+                entries = changes.get(key)
+                if entries is None:
+                    had = key in base
+                    changes[key] = [(version, value)]
                 else:
-                    out[key] = value
-            return _Table(out) if out else _NO_OBJECTS
-        table = _Layered(table, _Log(), 0, len(table))
-    assert isinstance(table, _Layered)
-    log = table._log
-    version = table._version + 1
-    length = table._len
-    changes = log.changes
+                    had = entries[-1][1] is not _GONE
+                    entries.append((version, value))
+                if value is _GONE:
+                    length -= had
+                elif not had:
+                    length += 1
+            log.size += len(changed)
+            return _Layered(base, log, version, length)
+        table = table.flat()  # an older version changed again, or a long log: settle
+    assert type(table) is _Table
+    if len(table) >= 64 and len(changed) * 8 <= len(table):
+        return _updated(_Layered(table, _Log(len(table)), 0, len(table)), changed)
+    out: _Table[_K, _V] = dict.__new__(_Table)
+    dict.update(out, table)
     for key, value in changed.items():
-        had = table.get(key, _GONE) is not _GONE
         if value is _GONE:
-            if not had:
-                continue
-            length -= 1
-        elif not had:
-            length += 1
-        entries = changes.get(key)
-        if entries is None:
-            changes[key] = [(version, value)]
+            dict.pop(out, key, None)
         else:
-            entries.append((version, value))
-        log.size += 1
-    log.head = version
-    return _Layered(table._base, log, version, length)
+            dict.__setitem__(out, key, value)
+    return out if out else _NO_OBJECTS
+
+
+_FROZEN = (_Table, _Layered)
 
 
 def _frozen_table(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
-    if isinstance(value, (_Table, _Layered)):
+    t = type(value)
+    if t is _Table or t is _Layered:
         return value
     if not value:
         return _NO_OBJECTS
@@ -612,23 +623,23 @@ def _frozen_table(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
 
 # Non-generic converters, so attrs' mypy plugin can type the __init__ arguments.
 def _namespaces(value: Mapping[str, Namespace]) -> Mapping[str, Namespace]:
-    return _frozen_table(value)
+    return value if type(value) in _FROZEN else _frozen_table(value)
 
 
 def _services(value: Mapping[_Key, Service]) -> Mapping[_Key, Service]:
-    return _frozen_table(value)
+    return value if type(value) in _FROZEN else _frozen_table(value)
 
 
 def _endpoints(value: Mapping[_Key, Endpoints]) -> Mapping[_Key, Endpoints]:
-    return _frozen_table(value)
+    return value if type(value) in _FROZEN else _frozen_table(value)
 
 
 def _links(value: Mapping[_Key, Link]) -> Mapping[_Key, Link]:
-    return _frozen_table(value)
+    return value if type(value) in _FROZEN else _frozen_table(value)
 
 
 def _config_maps(value: Mapping[_Key, ConfigMap]) -> Mapping[_Key, ConfigMap]:
-    return _frozen_table(value)
+    return value if type(value) in _FROZEN else _frozen_table(value)
 
 
 def _index(cluster: str, objects: Iterable[_O], key: Any) -> _Table[Any, _O]:
@@ -643,7 +654,7 @@ def _index(cluster: str, objects: Iterable[_O], key: Any) -> _Table[Any, _O]:
     return out
 
 
-@attrs.frozen(cache_hash=True)
+@attrs.frozen
 class ClusterState:
     """A snapshot of one cluster: what ``kubectl get`` would show, indexed.
 
@@ -659,6 +670,61 @@ class ClusterState:
     endpoints: Mapping[_Key, Endpoints] = attrs.field(default=_NO_OBJECTS, converter=_endpoints)
     links: Mapping[_Key, Link] = attrs.field(default=_NO_OBJECTS, converter=_links)
     config_maps: Mapping[_Key, ConfigMap] = attrs.field(default=_NO_OBJECTS, converter=_config_maps)
+    _hash: int | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    def __hash__(self) -> int:
+        # Computed once (a pass over every object), on first use.
+        h = self._hash
+        if h is None:
+            h = hash(
+                (
+                    self.name,
+                    self.namespaces,
+                    self.services,
+                    self.endpoints,
+                    self.links,
+                    self.config_maps,
+                )
+            )
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Without the cached hash: str hashes differ between processes.
+        return (
+            ClusterState,
+            (
+                self.name,
+                self.namespaces,
+                self.services,
+                self.endpoints,
+                self.links,
+                self.config_maps,
+            ),
+        )
+
+    @classmethod
+    def _of(
+        cls,
+        name: str,
+        namespaces: Mapping[str, Namespace],
+        services: Mapping[_Key, Service],
+        endpoints: Mapping[_Key, Endpoints],
+        links: Mapping[_Key, Link],
+        config_maps: Mapping[_Key, ConfigMap],
+    ) -> ClusterState:
+        """A state of tables that are frozen already (no converter to run): the step
+        of :meth:`replace`, which every event of an incremental planner pays for."""
+        state = object.__new__(cls)
+        put = object.__setattr__
+        put(state, "name", name)
+        put(state, "namespaces", namespaces)
+        put(state, "services", services)
+        put(state, "endpoints", endpoints)
+        put(state, "links", links)
+        put(state, "config_maps", config_maps)
+        put(state, "_hash", None)
+        return state
 
     @classmethod
     def build(cls, name: str, objects: Iterable[AnyObject]) -> ClusterState:
@@ -771,24 +837,26 @@ class ClusterState:
         """A new state with ``objects`` put in (replacing same-named ones) and
         ``remove`` taken out. Tables it does not change are shared, and a few changes to
         a large table are layered over it rather than copying it (an event's cost)."""
-        changed: dict[str, dict[Any, Any]] = {}
+        # Per table (namespaces, services, endpoints, links, config maps): its changes.
+        changed: list[dict[Any, Any] | None] = [None, None, None, None, None]
         for ref in remove:
-            key = ref.name if ref.kind == "Namespace" else (ref.namespace, ref.name)
-            changed.setdefault(_kind(ref.kind), {})[key] = _GONE
+            i = _TABLE_OF[ref.kind]
+            key = ref.name if i == 0 else (ref.namespace, ref.name)
+            c = changed[i]
+            if c is None:
+                c = changed[i] = {}
+            c[key] = _GONE
         for obj in objects:
-            key = obj.name if obj.kind == "Namespace" else (obj.namespace, obj.name)
-            changed.setdefault(obj.kind, {})[key] = obj
-        if not changed:
+            i = _TABLE_OF[obj.kind]
+            key = obj.name if i == 0 else (obj.namespace, obj.name)
+            c = changed[i]
+            if c is None:
+                c = changed[i] = {}
+            c[key] = obj
+        ns, svc, eps, links, cms = changed
+        if ns is None and svc is None and eps is None and links is None and cms is None:
             return self
-        c = changed.get
-        ns, svc, eps, links, cms = (
-            c("Namespace"),
-            c("Service"),
-            c("Endpoints"),
-            c("Link"),
-            c("ConfigMap"),
-        )
-        return ClusterState(
+        return ClusterState._of(
             self.name,
             self.namespaces if ns is None else _updated(self.namespaces, ns),
             self.services if svc is None else _updated(self.services, svc),
@@ -796,12 +864,6 @@ class ClusterState:
             self.links if links is None else _updated(self.links, links),
             self.config_maps if cms is None else _updated(self.config_maps, cms),
         )
-
-
-def _kind(kind: str) -> str:
-    if kind not in ("Namespace", "Service", "Endpoints", "Link", "ConfigMap"):
-        raise KeyError(kind)
-    return kind
 
 
 class ArgumentError(TypeError, ValueError):
