@@ -138,6 +138,26 @@ def test_a_change_to_an_unknown_cluster_changes_nothing() -> None:
     assert not replan(index, RemoteChange.put("east", svc))
 
 
+def test_the_index_changes_its_own_copies_and_hands_out_frozen_states() -> None:
+    web = Service("shop", "web", labels={"mirror.linkerd.io/exported": "true"})
+    east = ClusterState.build("east", [Namespace("shop")])
+    source = ClusterState.build("west", [Namespace("shop"), _link("east", "x=y")])
+    index = PlanIndex.build(source, {"east": east})
+    replan(index, RemoteChange.put("east", web))
+    # The states given stay as they were; the index's views are new immutable values.
+    assert east.services == {} and hash(east) == hash(
+        ClusterState.build("east", [Namespace("shop")])
+    )
+    seen = index.remote("east")
+    assert seen is not None and seen.service("shop", "web") is web and seen != east
+    assert hash(seen) == hash(east.replace(web))
+    with pytest.raises(TypeError):
+        seen.services[("shop", "x")] = web  # type: ignore[index]
+    assert hash(index.source) == hash(source) and index.source == source
+    with pytest.raises(TypeError, match="working copy"):
+        hash(index._source)  # its own copy changes: not a value
+
+
 def test_a_change_must_name_its_object() -> None:
     with pytest.raises(ValueError, match="is not"):
         RemoteChange("east", "Service", "shop", "other", Service("shop", "web"))

@@ -74,6 +74,9 @@ class Update:
         return out
 
 
+_HTML_ROWS = 50  # the changes Changes._repr_html_ shows
+
+
 @attrs.frozen
 class Changes:
     """What it takes to reach a plan; each tuple sorted by (kind, namespace, name)."""
@@ -134,7 +137,14 @@ class Changes:
         for obj in self.deletes:
             rows.append(["delete", obj.kind, obj.namespace, obj.name, "-"])
         head = f"<p><strong>{html.escape(repr(self))}</strong></p>"
-        return head + (html_table(rows) if self else "")
+        if not self:
+            return head
+        # A notebook shows a page, not thousands of rows: describe() has every change.
+        more = len(self) - _HTML_ROWS
+        if more > 0:
+            rows = rows[: 1 + _HTML_ROWS]
+            rows.append([f"... and {more} more changes (describe() lists all)", "", "", "", ""])
+        return head + html_table(rows, footer=more > 0)
 
 
 class _Absent:

@@ -32,6 +32,7 @@ import attrs
 from meshmirror.decisions.federated import Federation, Member
 from meshmirror.decisions.mirror import Mirror
 from meshmirror.decisions.plan import Plan
+from meshmirror.values.display import html_table
 from meshmirror.values.model import ClusterState, EndpointAddress, Endpoints, ObjectRef, Service
 from meshmirror.values.scheme import LINKERD, Scheme
 from meshmirror.views.topology import Topology, is_meshed
@@ -219,18 +220,12 @@ class Resolution:
         return f"<Resolution {self.headline()}>"
 
     def _repr_html_(self) -> str:
-        rows = self.rows()
-        head = "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in rows[0]) + "</tr>"
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-            for row in rows[1:]
-        )
         failures = "".join(
             f"<li><code>{html.escape(f.reason)}</code> {html.escape(f.cluster)}: "
             f"{html.escape(f.message)}</li>"
             for f in self.failures
         )
-        return f"<p>{html.escape(self.headline())}</p><table>{head}{body}</table>" + (
+        return f"<p>{html.escape(self.headline())}</p>{html_table(self.rows())}" + (
             f"<ul>{failures}</ul>" if failures else ""
         )
 
