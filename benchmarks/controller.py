@@ -35,8 +35,9 @@ Measured, in order:
 (peak - resident size at its first request) / mirrored Services.
 
 The last line of stdout is one JSON object (docs/design.md, section 4.5: the controller
-benchmark); progress goes to stderr. ``--server real`` is the seam for real
-kube-apiservers (``meshmirror_k8s.testing``): a :class:`Servers` implementation to write.
+benchmark); progress goes to stderr. ``--server real``: real kube-apiservers over one
+etcd instead (:class:`RealServers`, over ``meshmirror_k8s.testing``; binaries from
+``$KUBEBUILDER_ASSETS``, which ``tests/e2e/kube/build.sh`` prints).
 """
 
 from __future__ import annotations
@@ -276,15 +277,21 @@ class InRepoServers:
         self._proc = None
 
 
+CONTROLLER_SA = "meshmirror"
+REMOTE_SA = "meshmirror-remote-access"
 # Every stage, RequestReceived too: a request in flight keeps the servers from being quiet.
-REAL_AUDIT_POLICY = """\
+# The controller's lists with their answers: what it listed, in bytes and objects (the
+# apiservers' /metrics would count their own periodic lists of every Service too).
+REAL_AUDIT_POLICY = f"""\
 apiVersion: audit.k8s.io/v1
 kind: Policy
 rules:
+- level: RequestResponse
+  verbs: [list]
+  users: ["system:serviceaccount:{LINKS_NS}:{CONTROLLER_SA}",
+          "system:serviceaccount:{LINKS_NS}:{REMOTE_SA}"]
 - level: Metadata
 """
-CONTROLLER_SA = "meshmirror"
-REMOTE_SA = "meshmirror-remote-access"
 
 
 def _user(service_account: str) -> str:
@@ -305,16 +312,6 @@ def _as_new(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _metric_total(text: str, name: str, **labels: str) -> float:
-    """The sum of a Prometheus metric's samples whose labels include ``labels``."""
-    total = 0.0
-    wanted = [f'{k}="{v}"' for k, v in labels.items()]
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(w in line for w in wanted):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 class RealServers:
     """Real kube-apiservers over one etcd (``meshmirror_k8s.testing.KubeEnvironment``):
     one per cluster plus ``bare``, the topology created through the API.
@@ -324,14 +321,12 @@ class RealServers:
     holds a kubeconfig for the remote's ServiceAccount bound to
     ``rbac.remote_access_manifests`` (what ``meshmirror link`` prints); both are static
     tokens of the harness. Everything else here (loading, edits, the watch that sees the
-    mirrors land, /metrics) is the harness's admin.
+    mirrors land) is the harness's admin.
 
     What the controller did is read from the audit logs (followed as they grow, every
     stage, the controller's users only): requests by verb, in flight and last finished
-    (for :meth:`quiet`), the first. Bytes and objects listed come from each apiserver's
-    ``/metrics`` (``apiserver_response_sizes`` of LIST, the list-returned-objects
-    counters): all users', but nothing else lists while the controller is measured (the
-    watch here lists once, before the controller starts)."""
+    (for :meth:`quiet`), the first, and its list answers (their size as compact JSON, what
+    the apiserver sends a JSON client, and their items)."""
 
     name = "real: kube-apiserver + etcd (meshmirror_k8s.testing)"
 
@@ -368,7 +363,7 @@ class RealServers:
         self._verbs: Counter[str] = Counter()
         self._remote_verbs: Counter[str] = Counter()
         self._leases = 0
-        self._listed = (0.0, 0.0)  # (bytes, objects) at the last drain
+        self._listed_bytes = self._listed_items = 0
 
     # -- start ----------------------------------------------------------------------
 
@@ -424,7 +419,6 @@ class RealServers:
             self._thread(self._watch, kind, path, version)
         self._offsets = dict.fromkeys(names, 0)
         self._poll_audit()  # the set-up's requests: none are the controller's
-        self._listed = self._listed_totals()
         self._thread(self._follow_audit)
 
     def _thread(self, target: Any, *args: Any) -> None:
@@ -529,19 +523,10 @@ class RealServers:
         elif stage in ("ResponseComplete", "Panic") and not watched:
             self._in_flight.discard(event["auditID"])
             self._last_activity = now
-
-    def _listed_totals(self) -> tuple[float, float]:
-        """(bytes, objects) every LIST so far returned, over the controller's servers."""
-        size = objects = 0.0
-        for name in self._offsets:
-            text = self.env[name].request("GET", "/metrics").text
-            size += _metric_total(text, "apiserver_response_sizes_sum", verb="LIST")
-            for metric in (
-                "apiserver_cache_list_returned_objects_total",
-                "apiserver_storage_list_returned_objects_total",
-            ):
-                objects += _metric_total(text, metric)
-        return size, objects
+            answer = event.get("responseObject")
+            if verb == "list" and isinstance(answer, dict):
+                self._listed_bytes += len(json.dumps(answer, separators=(",", ":")))
+                self._listed_items += len(answer.get("items") or ())
 
     # -- the Servers protocol -------------------------------------------------------
 
@@ -595,17 +580,16 @@ class RealServers:
 
     def drain(self) -> dict[str, Any]:
         self._poll_audit()
-        listed = self._listed_totals()
         with self._lock:
             out = {
                 "verbs": dict(self._verbs),
                 "remote_verbs": dict(self._remote_verbs),
                 "leases": self._leases,
-                "listed_bytes": round(listed[0] - self._listed[0]),
-                "listed_items": round(listed[1] - self._listed[1]),
+                "listed_bytes": self._listed_bytes,
+                "listed_items": self._listed_items,
             }
             self._verbs, self._remote_verbs, self._leases = Counter(), Counter(), 0
-            self._listed = listed
+            self._listed_bytes = self._listed_items = 0
         return out
 
     def first_request(self) -> float | None:
