@@ -600,6 +600,8 @@ class RealServers:
         self._stopping.set()
         if self.env is not None:
             self.env.stop()  # the watches end with their servers
+            if self.keep:
+                _log(f"kept {self.env.directory} (apiserver logs, audit logs)")
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads = []
@@ -1251,7 +1253,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, help="write concurrency (default: the controller's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--server", choices=("inrepo", "real"), default="inrepo")
-    p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the work directory (logs; real servers': theirs)"
+    )
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     return p
 
