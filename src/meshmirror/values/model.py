@@ -45,10 +45,36 @@ __all__ = [
     "check_states",
 ]
 
+_K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-class FrozenMap(dict[str, _V]):
+class _ReadOnlyDict(dict[_K, _V]):
+    """A ``dict`` whose changing methods raise (reads stay the dict's own C methods):
+    what :class:`FrozenMap` and a :class:`ClusterState`'s tables share."""
+
+    __slots__ = ()
+    _REFUSAL = "this mapping cannot be changed"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Filled by __new__, so that calling __init__ again cannot refill one (a shared
+        # empty one included).
+        pass
+
+    def _frozen(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(self._REFUSAL)
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _frozen
+    __ior__ = _frozen
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self
+
+
+class FrozenMap(_ReadOnlyDict[str, _V]):
     """An immutable, hashable ``str``-keyed mapping (labels, annotations, data).
 
     A ``dict`` whose changing methods raise: reads are the dict's own (C) methods, and
@@ -75,16 +101,7 @@ class FrozenMap(dict[str, _V]):
             dict.update(m, sorted(items))
         return m
 
-    def __init__(self, data: Mapping[str, _V] | Iterable[tuple[str, _V]] = ()) -> None:
-        # Filled by __new__, so that calling __init__ again cannot refill a map (the
-        # shared empty one included).
-        pass
-
-    def _frozen(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("a FrozenMap cannot be changed; make a new one (e.g. m.merged({...}))")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _frozen
-    __ior__ = _frozen
+    _REFUSAL = "a FrozenMap cannot be changed; make a new one (e.g. m.merged({...}))"
 
     def __hash__(self) -> int:  # type: ignore[override]
         # Not cached: hashing a map is rare (sets of whole objects), a slot per map is not.
@@ -95,12 +112,6 @@ class FrozenMap(dict[str, _V]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (FrozenMap, (dict(self),))
-
-    def __copy__(self) -> FrozenMap[_V]:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> FrozenMap[_V]:
-        return self
 
     def to_dict(self) -> dict[str, _V]:
         """A fresh, mutable copy."""
@@ -431,30 +442,21 @@ class DuplicateObjectError(ValueError):
         self.ref = ref
 
 
-_K = TypeVar("_K")
 _GONE: Any = object()  # a removed key, in a _Log
 
 
-class _Table(dict[_K, _V]):
+class _Table(_ReadOnlyDict[_K, _V]):
     """A :class:`ClusterState`'s table: a ``dict`` whose changing methods raise, so a
     state cannot change once made (reads are the dict's own C methods)."""
 
     __slots__ = ()
+    _REFUSAL = "a ClusterState cannot be changed; make a new one (state.replace(...))"
 
     def __new__(cls, data: Mapping[_K, _V] | None = None) -> _Table[_K, _V]:
         t = dict.__new__(cls)
         if data:
             dict.update(t, data)
         return t
-
-    def __init__(self, data: Mapping[_K, _V] | None = None) -> None:
-        pass  # filled by __new__: __init__ again cannot refill a table
-
-    def _frozen(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("a ClusterState cannot be changed; make a new one (state.replace(...))")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _frozen
-    __ior__ = _frozen
 
     def __hash__(self) -> int:  # type: ignore[override]
         # Order-free, as dict equality is; ClusterState caches its own hash.
@@ -465,12 +467,6 @@ class _Table(dict[_K, _V]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_Table, (dict(self),))
-
-    def __copy__(self) -> _Table[_K, _V]:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> _Table[_K, _V]:
-        return self
 
 
 _NO_OBJECTS: _Table[Any, Any] = _Table()
