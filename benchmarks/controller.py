@@ -35,8 +35,9 @@ Measured, in order:
 (peak - resident size at its first request) / mirrored Services.
 
 The last line of stdout is one JSON object (docs/design.md, section 4.5: the controller
-benchmark); progress goes to stderr. ``--server real`` is the seam for real
-kube-apiservers (``meshmirror_k8s.testing``): a :class:`Servers` implementation to write.
+benchmark); progress goes to stderr. ``--server real``: real kube-apiservers over one
+etcd instead (:class:`RealServers`, over ``meshmirror_k8s.testing``; binaries from
+``$KUBEBUILDER_ASSETS``, which ``tests/e2e/kube/build.sh`` prints).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import datetime
 import json
 import os
 import platform
@@ -275,24 +277,334 @@ class InRepoServers:
         self._proc = None
 
 
+CONTROLLER_SA = "meshmirror"
+REMOTE_SA = "meshmirror-remote-access"
+# Every stage, RequestReceived too: a request in flight keeps the servers from being quiet.
+# The controller's lists with their answers: what it listed, in bytes and objects (the
+# apiservers' /metrics would count their own periodic lists of every Service too).
+REAL_AUDIT_POLICY = f"""\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+rules:
+- level: RequestResponse
+  verbs: [list]
+  users: ["system:serviceaccount:{LINKS_NS}:{CONTROLLER_SA}",
+          "system:serviceaccount:{LINKS_NS}:{REMOTE_SA}"]
+- level: Metadata
+"""
+
+
+def _user(service_account: str) -> str:
+    return f"system:serviceaccount:{LINKS_NS}:{service_account}"
+
+
+def _as_new(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """``doc`` as one creates it: without the fields the generator filled in as a server
+    would (uid, resourceVersion, creationTimestamp, allocated cluster IPs)."""
+    out = dict(doc)
+    meta = dict(out.get("metadata") or {})
+    for key in ("uid", "resourceVersion", "creationTimestamp"):
+        meta.pop(key, None)
+    out["metadata"] = meta
+    spec = out.get("spec")
+    if out.get("kind") == "Service" and isinstance(spec, dict) and spec.get("clusterIP") != "None":
+        out["spec"] = {k: v for k, v in spec.items() if k not in ("clusterIP", "clusterIPs")}
+    return out
+
+
 class RealServers:
-    """Real kube-apiservers (``meshmirror_k8s.testing``): the seam, not written yet. A
-    version needs what :class:`Servers` asks: start N+1 apiservers (plus ``bare``), load
-    the topology through the API, edit remotes through the API, see the source's writes
-    (a watch on the source with its own token), and count the controller's requests
-    (the apiserver's ``apiserver_request_total`` metric by verb, or an audit log)."""
+    """Real kube-apiservers over one etcd (``meshmirror_k8s.testing.KubeEnvironment``):
+    one per cluster plus ``bare``, the topology created through the API.
+
+    Identities as deployed: the controller is the source's ServiceAccount bound to
+    ``rbac.source_manifests`` (``examples/controller/rbac.yaml``); each credentials Secret
+    holds a kubeconfig for the remote's ServiceAccount bound to
+    ``rbac.remote_access_manifests`` (what ``meshmirror link`` prints); both are static
+    tokens of the harness. Everything else here (loading, edits, the watch that sees the
+    mirrors land) is the harness's admin.
+
+    What the controller did is read from the audit logs (followed as they grow, every
+    stage, the controller's users only): requests by verb, in flight and last finished
+    (for :meth:`quiet`), the first, and its list answers (their size as compact JSON, what
+    the apiserver sends a JSON client, and their items)."""
 
     name = "real: kube-apiserver + etcd (meshmirror_k8s.testing)"
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = False, audit_poll: float = 0.02) -> None:
         try:
-            import meshmirror_k8s.testing  # type: ignore[import-not-found]  # noqa: F401
-        except ImportError:
+            from meshmirror_k8s import testing
+        except ImportError as exc:
             raise SystemExit(
-                "error: --server real needs meshmirror_k8s.testing (the real apiserver "
-                "harness), which is not installed here"
+                f"error: --server real needs meshmirror_k8s.testing and its extras "
+                f"(pip install 'meshmirror[e2e]'): {exc}"
             ) from None
-        raise SystemExit("error: --server real is not written yet (see RealServers)")
+        try:
+            testing.Binaries.find()
+        except testing.HarnessError as exc:
+            raise SystemExit(f"error: --server real: {exc}") from None
+        self._testing = testing
+        self.keep = keep
+        self.audit_poll = audit_poll
+        self.env: Any = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        # handle -> [edit time, visible time or None, (verb, kind, ns, name, check)]
+        self._waits: dict[int, list[Any]] = {}
+        self._by_target: dict[tuple[str, str, str], list[int]] = {}
+        self._pending_cold: set[tuple[str, str, str]] = set()
+        self._handles = 0
+        # From the audit logs: the controller's requests.
+        self._offsets: dict[str, int] = {}
+        self._in_flight: set[str] = set()
+        self._last_activity = time.monotonic()
+        self._first_source_request: float | None = None
+        self._verbs: Counter[str] = Counter()
+        self._remote_verbs: Counter[str] = Counter()
+        self._leases = 0
+        self._listed_bytes = self._listed_items = 0
+
+    # -- start ----------------------------------------------------------------------
+
+    def start(self, topology_dir: Path, planned: Sequence[tuple[str, str, str]]) -> None:
+        import yaml
+
+        from meshmirror_k8s import rbac
+
+        docs = {p.stem: json.loads(p.read_text()) for p in sorted(topology_dir.glob("*.json"))}
+        names = [generate.SOURCE, *sorted(n for n in docs if n != generate.SOURCE)]
+        self.env = self._testing.KubeEnvironment(
+            [*names, "bare"],
+            users=[_user(CONTROLLER_SA), _user(REMOTE_SA)],
+            audit_policy=REAL_AUDIT_POLICY,
+            keep=self.keep,
+        )
+        self.env.start()
+        _log(f"  {len(names) + 1} apiservers + etcd ready in {self.env.started_s:.1f} s")
+        source = self.env[generate.SOURCE]
+        crd = ROOT / "tests" / "e2e" / "link-crd.yaml"
+        source.apply_crd(yaml.safe_load(crd.read_text()))
+        for name in names:
+            self._load(name, [d for d in docs[name]["items"] if d["kind"] != "Link"])
+            access = rbac.source_manifests(CONTROLLER_SA, LINKS_NS)
+            if name != generate.SOURCE:
+                access = rbac.remote_access_manifests(REMOTE_SA, LINKS_NS)
+            self.env[name].apply(access)
+        self._load("bare", [d for d in docs[generate.SOURCE]["items"] if d["kind"] != "Link"])
+        secrets = []
+        for name in names[1:]:
+            text = self.env[name].kubeconfig(_user(REMOTE_SA))
+            secrets.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "type": "mirror.linkerd.io/remote-kubeconfig",
+                    "metadata": {"name": f"cluster-credentials-{name}", "namespace": LINKS_NS},
+                    "data": {"kubeconfig": base64.b64encode(text.encode()).decode()},
+                }
+            )
+        links = [_as_new(d) for d in docs[generate.SOURCE]["items"] if d["kind"] == "Link"]
+        source.apply([*secrets, *links])
+        del docs
+
+        with self._lock:
+            self._pending_cold = set(planned)
+            self._waits[0] = [time.monotonic(), None, ("cold",)]
+            if not self._pending_cold:
+                self._waits[0][1] = time.monotonic()
+        for kind, path in (("Service", "/api/v1/services"), ("Endpoints", "/api/v1/endpoints")):
+            listed = source.request("GET", path, query={"limit": "1"}).body
+            version = listed["metadata"]["resourceVersion"]
+            self._thread(self._watch, kind, path, version)
+        self._offsets = dict.fromkeys(names, 0)
+        self._poll_audit()  # the set-up's requests: none are the controller's
+        self._thread(self._follow_audit)
+
+    def _thread(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _load(self, name: str, items: Sequence[Mapping[str, Any]]) -> None:
+        """Create ``items`` in cluster ``name``: Namespaces first, the rest 8 at a time."""
+        cluster = self.env[name]
+        first = [_as_new(d) for d in items if d["kind"] == "Namespace"]
+        rest = [_as_new(d) for d in items if d["kind"] != "Namespace"]
+        cluster.apply(first)
+
+        def create(doc: dict[str, Any]) -> None:
+            response = cluster.create(doc)
+            if response.status != 201:
+                what = f"{doc['kind']} {doc['metadata'].get('name')}"
+                raise RuntimeError(
+                    f"{name}: create {what}: HTTP {response.status}: {response.text[:300]}"
+                )
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(create, rest))
+        _log(f"  {name}: {len(first) + len(rest)} objects created in {time.monotonic() - t0:.1f} s")
+
+    # -- the watch on the source: when planned objects and edits land ----------------
+
+    def _watch(self, kind: str, path: str, version: str) -> None:
+        source = self.env[generate.SOURCE]
+        while not self._stopping.is_set():
+            try:
+                for event in source.watch(path, resource_version=version):
+                    if event.get("type") == "ERROR":  # 410: too old to resume
+                        raise RuntimeError(f"watch {path}: {event.get('object')}")
+                    obj = event.get("object") or {}
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                    self._landed(kind, str(event.get("type")), obj, time.monotonic())
+            except Exception as exc:
+                if self._stopping.is_set():
+                    return
+                _log(f"  watch {path} failed, once more: {exc}")
+                time.sleep(0.5)
+
+    def _landed(self, kind: str, event_type: str, obj: dict[str, Any], now: float) -> None:
+        meta = obj.get("metadata") or {}
+        key = (kind, meta.get("namespace") or "", meta.get("name") or "")
+        with self._lock:
+            if event_type == "ADDED" and self._pending_cold:
+                self._pending_cold.discard(key)
+                if not self._pending_cold:
+                    self._waits[0][1] = now
+            for handle in self._by_target.get(key, ()):
+                entry = self._waits[handle]
+                if entry[1] is not None:
+                    continue
+                verb, _, _, _, check = entry[2]
+                if event_type == "DELETED":
+                    shown = verb == "delete"
+                else:
+                    shown = verb == "write" and satisfies(obj, check)
+                if shown:
+                    entry[1] = now
+            self._changed.notify_all()
+
+    # -- the audit logs: what the controller asked ----------------------------------
+
+    def _follow_audit(self) -> None:
+        while not self._stopping.wait(self.audit_poll):
+            with contextlib.suppress(OSError):
+                self._poll_audit()
+
+    def _poll_audit(self) -> None:
+        source_user, remote_user = _user(CONTROLLER_SA), _user(REMOTE_SA)
+        with self._lock:
+            for name, offset in self._offsets.items():
+                events, self._offsets[name] = self.env[name].audit_from(offset)
+                user = source_user if name == generate.SOURCE else remote_user
+                for event in events:
+                    if (event.get("user") or {}).get("username") == user:
+                        self._audited(name, event)
+            self._changed.notify_all()
+
+    def _audited(self, cluster: str, event: dict[str, Any]) -> None:
+        now = time.monotonic()
+        stage, verb = event.get("stage"), str(event.get("verb"))
+        lease = (event.get("objectRef") or {}).get("resource") == "leases"
+        watched = verb == "watch" or lease
+        if stage == "RequestReceived":  # each request once, as it arrives
+            if cluster == generate.SOURCE and self._first_source_request is None:
+                received = datetime.datetime.fromisoformat(event["requestReceivedTimestamp"])
+                self._first_source_request = now - (time.time() - received.timestamp())
+            if lease:
+                self._leases += 1
+            else:
+                self._verbs[verb] += 1
+                if cluster != generate.SOURCE:
+                    self._remote_verbs[verb] += 1
+            if not watched:
+                self._in_flight.add(event["auditID"])
+        elif stage in ("ResponseComplete", "Panic") and not watched:
+            self._in_flight.discard(event["auditID"])
+            self._last_activity = now
+            answer = event.get("responseObject")
+            if verb == "list" and isinstance(answer, dict):
+                self._listed_bytes += len(json.dumps(answer, separators=(",", ":")))
+                self._listed_items += len(answer.get("items") or ())
+
+    # -- the Servers protocol -------------------------------------------------------
+
+    def kubeconfig(self, cluster: str) -> str:
+        if cluster == generate.SOURCE:
+            return str(self.env[cluster].kubeconfig(_user(CONTROLLER_SA)))
+        return str(self.env[cluster].kubeconfig())  # bare: the admin
+
+    def edit(self, edits: Sequence[Mapping[str, Any]]) -> list[int]:
+        handles = []
+        for edit in edits:
+            cluster = self.env[edit["cluster"]]
+            kind = "Endpoints" if edit["kind"] == "unready" else "Service"
+            doc = cluster.get_or_none("v1", kind, edit["namespace"], edit["name"])
+            if doc is None:
+                raise ValueError(f"no {kind} {edit['namespace']}/{edit['name']}")
+            doc = {"apiVersion": "v1", "kind": kind, **doc}
+            expectation = edit_expectation(edit)
+            with self._lock:
+                self._handles += 1
+                handle = self._handles
+                self._by_target.setdefault(expectation[1:4], []).append(handle)
+                self._waits[handle] = [time.monotonic(), None, expectation]
+            cluster.apply([apply_edit(doc, edit)])  # a replace at the version read
+            handles.append(handle)
+        return handles
+
+    def wait(self, handle: int, timeout: float) -> tuple[float, float | None]:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            entry = self._waits[handle]
+            while entry[1] is None and time.monotonic() < deadline:
+                self._changed.wait(max(0.0, min(1.0, deadline - time.monotonic())))
+            key = entry[2][1:4]
+            if handle and handle in self._by_target.get(key, []):
+                self._by_target[key].remove(handle)
+            return entry[0], entry[1]
+
+    def quiet(self, seconds: float, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                idle = now - self._last_activity
+                if not self._in_flight and idle >= seconds:
+                    return True
+                if now >= deadline:
+                    return False
+                wait = max(0.01, seconds - idle) if not self._in_flight else 0.5
+                self._changed.wait(min(wait, deadline - now))
+
+    def drain(self) -> dict[str, Any]:
+        self._poll_audit()
+        with self._lock:
+            out = {
+                "verbs": dict(self._verbs),
+                "remote_verbs": dict(self._remote_verbs),
+                "leases": self._leases,
+                "listed_bytes": self._listed_bytes,
+                "listed_items": self._listed_items,
+            }
+            self._verbs, self._remote_verbs, self._leases = Counter(), Counter(), 0
+            self._listed_bytes = self._listed_items = 0
+        return out
+
+    def first_request(self) -> float | None:
+        with self._lock:
+            return self._first_source_request
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self.env is not None:
+            self.env.stop()  # the watches end with their servers
+            if self.keep:
+                _log(f"kept {self.env.directory} (apiserver logs, audit logs)")
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []
 
 
 # -- the server process (``--serve``) ------------------------------------------------------
@@ -772,7 +1084,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out["planned_objects"] = len(planned)
 
     work = Path(tempfile.mkdtemp(prefix="meshmirror-bench-"))
-    servers: Servers = RealServers() if args.server == "real" else InRepoServers(args.poll)
+    servers: Servers = (
+        RealServers(keep=args.keep) if args.server == "real" else InRepoServers(args.poll)
+    )
     controller: ControllerProcess | None = None
     try:
         for name, doc in topo.clusters.items():
@@ -939,7 +1253,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, help="write concurrency (default: the controller's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--server", choices=("inrepo", "real"), default="inrepo")
-    p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the work directory (logs; real servers': theirs)"
+    )
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     return p
 

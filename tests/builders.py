@@ -15,8 +15,13 @@ EXPORT = "mirror.linkerd.io/exported"
 FEDERATED = "mirror.linkerd.io/federated"
 
 
-def namespace(name: str, **annotations: str) -> dict[str, Any]:
+def namespace(
+    name: str, *, labels: Mapping[str, str] | None = None, **annotations: str
+) -> dict[str, Any]:
+    """A Namespace; ``labels`` are set when given (``{}`` included)."""
     meta: dict[str, Any] = {"name": name}
+    if labels is not None:
+        meta["labels"] = dict(labels)
     if annotations:
         meta["annotations"] = dict(annotations)
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
@@ -209,6 +214,40 @@ def svc(
         "kind": "Service",
         "metadata": {"name": name, "namespace": namespace, "labels": all_labels},
         "spec": {"ports": [{"name": "http", "port": port}], **spec},
+    }
+
+
+def gateway_link(target: str, gateway: str, **spec: Any) -> dict[str, Any]:
+    """A v1alpha3 Link to ``target`` through ``gateway``:4143, selecting by the export
+    and federated labels (``spec`` adds or replaces fields)."""
+    return {
+        "apiVersion": "multicluster.linkerd.io/v1alpha3",
+        "kind": "Link",
+        "metadata": {"name": target, "namespace": "linkerd-multicluster"},
+        "spec": {
+            "targetClusterName": target,
+            "targetClusterDomain": "cluster.local",
+            "gatewayAddress": gateway,
+            "gatewayPort": "4143",
+            "gatewayIdentity": f"linkerd-gateway.{target}",
+            "selector": {"matchLabels": {EXPORT: "true"}},
+            "remoteDiscoverySelector": {"matchLabels": {EXPORT: "remote-discovery"}},
+            "federatedServiceSelector": {"matchLabels": {FEDERATED: "member"}},
+            **spec,
+        },
+    }
+
+
+def eps(name: str, namespace: str = "shop", *ips: str, ready: bool = True) -> dict[str, Any]:
+    """Endpoints with ``ips`` (10.1.0.1 when none) on port http/8080, ready or not."""
+    addresses = [{"ip": ip} for ip in ips or ("10.1.0.1",)]
+    subset: dict[str, Any] = {"ports": [{"name": "http", "port": 8080}]}
+    subset["addresses" if ready else "notReadyAddresses"] = addresses
+    return {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": name, "namespace": namespace},
+        "subsets": [subset],
     }
 
 

@@ -448,7 +448,8 @@ def test_report_shape_and_text() -> None:
     assert text.rstrip().endswith("Status check results are × (4 ok, 1 warning, 2 failures)")
     assert "2 failures" in repr(report)
     page = report._repr_html_()
-    assert page.count("<tr>") == len(report) + 1
+    assert page.count("<tr") == len(report) + 1
+    assert page.count('<tr class="meshmirror-fail">') == 2
     assert report.notes and "podNetwork not given" in report.notes[0]
 
 

@@ -275,13 +275,16 @@ def _reexported_home(module: str, path: Path) -> str:
 @pytest.mark.parametrize("module", sorted(reexport_modules()))
 def test_reexport_modules_keep_the_public_paths(module: str) -> None:
     """``meshmirror.labels`` is ``meshmirror.values.labels``'s public names, nothing
-    else: a docstring, one import from the same-named module of a layer, ``__all__``."""
+    else: a docstring, then ``from <home> import *`` and ``from <home> import __all__``
+    (the form attrs' ``attr`` modules use), the home the same-named module of a layer."""
     home_name = _reexported_home(module, reexport_modules()[module])
     assert home_name.rsplit(".", 1)[-1] == module.rsplit(".", 1)[-1]
     assert layer_of(home_name) in LAYERS
     tree = parse(reexport_modules()[module])
     kinds = [type(n).__name__ for n in tree.body]
-    assert kinds == ["Expr", "ImportFrom", "Assign"], kinds
+    assert kinds == ["Expr", "ImportFrom", "ImportFrom"], kinds
+    imported = [tuple(a.name for a in n.names) for n in tree.body[1:]]  # type: ignore[attr-defined]
+    assert imported == [("*",), ("__all__",)], imported
     shim, home = importlib.import_module(module), importlib.import_module(home_name)
     assert shim.__all__ == home.__all__
     for name in home.__all__:

@@ -27,7 +27,15 @@ from meshmirror.testing import (
     topologies,
 )
 from meshmirror.values.labels import Selector
-from meshmirror.values.model import Endpoints, Link, Namespace, Service, ServicePort
+from meshmirror.values.model import (
+    EndpointAddress,
+    Endpoints,
+    EndpointSubset,
+    Link,
+    Namespace,
+    Service,
+    ServicePort,
+)
 
 
 def _apply(state: ClusterState, changes: Changes) -> ClusterState:
@@ -130,6 +138,26 @@ def test_a_change_to_an_unknown_cluster_changes_nothing() -> None:
     assert not replan(index, RemoteChange.put("east", svc))
 
 
+def test_the_index_changes_its_own_copies_and_hands_out_frozen_states() -> None:
+    web = Service("shop", "web", labels={"mirror.linkerd.io/exported": "true"})
+    east = ClusterState.build("east", [Namespace("shop")])
+    source = ClusterState.build("west", [Namespace("shop"), _link("east", "x=y")])
+    index = PlanIndex.build(source, {"east": east})
+    replan(index, RemoteChange.put("east", web))
+    # The states given stay as they were; the index's views are new immutable values.
+    assert east.services == {} and hash(east) == hash(
+        ClusterState.build("east", [Namespace("shop")])
+    )
+    seen = index.remote("east")
+    assert seen is not None and seen.service("shop", "web") is web and seen != east
+    assert hash(seen) == hash(east.replace(web))
+    with pytest.raises(TypeError):
+        seen.services[("shop", "x")] = web  # type: ignore[index]
+    assert hash(index.source) == hash(source) and index.source == source
+    with pytest.raises(TypeError, match="working copy"):
+        hash(index._source)  # its own copy changes: not a value
+
+
 def test_a_change_must_name_its_object() -> None:
     with pytest.raises(ValueError, match="is not"):
         RemoteChange("east", "Service", "shop", "other", Service("shop", "web"))
@@ -146,6 +174,60 @@ def test_same_is_normal_form_equality(a: Service, b: Service, data: st.DataObjec
     eb: Endpoints = data.draw(endpoints_for(a))
     assert same(ea, eb) == (_normal(ea) == _normal(eb))
     assert same(ea, attrs.evolve(ea, resource_version="9"))
+
+
+def test_same_ignores_exactly_the_server_fields_and_defaults() -> None:
+    """The rule of docs/design.md (Diffing): what the API server assigns or defaults,
+    and what kubectl adds, never counts; every field the service mirror writes does."""
+    planned = Service(
+        "shop",
+        "web-east",
+        labels={"app": "web"},
+        annotations={"a": "1"},
+        ports=(ServicePort(80, name="http"),),
+    )
+    served = attrs.evolve(
+        planned,
+        annotations={"a": "1", "kubectl.kubernetes.io/last-applied-configuration": "{}"},
+        ports=(ServicePort(80, name="http", protocol="TCP", target_port=80),),
+        cluster_ip="10.0.0.7",
+        session_affinity="None",
+        selector={},
+        resource_version="5",
+        uid="u-1",
+        creation_timestamp="2026-01-01T00:00:00Z",
+    )
+    assert same(planned, served) and _normal(planned) == _normal(served)
+    for changed in (
+        attrs.evolve(planned, labels={"app": "api"}),
+        attrs.evolve(planned, annotations={"a": "2"}),
+        attrs.evolve(planned, ports=(ServicePort(80, name="http", target_port=8080),)),
+        attrs.evolve(planned, ports=(ServicePort(80, name="http", node_port=30080),)),
+        attrs.evolve(planned, ports=(ServicePort(80, name="http", app_protocol="http"),)),
+        attrs.evolve(planned, ports=(ServicePort(80, name="http", protocol="UDP"),)),
+        attrs.evolve(planned, ports=()),
+        attrs.evolve(planned, type="NodePort"),
+        attrs.evolve(planned, cluster_ip="None"),
+        attrs.evolve(planned, session_affinity="ClientIP"),
+        attrs.evolve(planned, selector={"app": "web"}),
+        attrs.evolve(planned, external_name="web.example.com"),
+    ):
+        assert not same(planned, changed), changed
+        assert _normal(planned) != _normal(changed), changed
+    eps = Endpoints("shop", "web-east", labels={"app": "web"}, annotations={"a": "1"})
+    served_eps = attrs.evolve(
+        eps,
+        annotations={"a": "1", "kubectl.kubernetes.io/last-applied-configuration": "{}"},
+        resource_version="5",
+        uid="u-2",
+        creation_timestamp="2026-01-01T00:00:00Z",
+    )
+    assert same(eps, served_eps) and _normal(eps) == _normal(served_eps)
+    assert not same(eps, attrs.evolve(eps, labels={}))
+    assert not same(eps, attrs.evolve(eps, annotations={"a": "2"}))
+    subsets = (EndpointSubset(addresses=(EndpointAddress("192.0.2.1"),)),)
+    assert not same(eps, attrs.evolve(eps, subsets=subsets))
+    assert not same(planned, eps) and not same(eps, planned)
 
 
 def _link(name: str, selector: str) -> Link:

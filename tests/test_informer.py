@@ -5,23 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from builders import namespace as ns
+from builders import svc as _svc
 from meshmirror.effects.backends.base import Backend, ListResult, Manifest, Unreachable, WatchEvent
 from meshmirror.effects.backends.informer import Informer, RemoteCache
 from meshmirror.effects.backends.memory import FakeCluster, Faults
 from meshmirror.values.model import Service
 
 
-def ns(name: str) -> Manifest:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-
-
 def svc(name: str, **labels: str) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": "shop", "labels": labels},
-        "spec": {"ports": [{"port": 80}]},
-    }
+    # Unlike builders.svc: no export label, and the labels as keywords.
+    return _svc(name, export=None, labels=labels)
 
 
 def test_lists_once_then_follows_the_watch() -> None:

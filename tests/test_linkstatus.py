@@ -160,3 +160,20 @@ def condition_names(west: FakeCluster) -> list[str]:
     doc = west.get("Link", LINK_NS, "remote")
     assert doc is not None
     return [e["remoteRef"]["name"] for e in doc["status"]["mirrorServices"]]
+
+
+def test_an_event_run_that_changed_something_marks_the_findings_stale() -> None:
+    """Skips, conflicts and status come from full comparisons; an event run that
+    followed a change says they may be out of date, until the next full comparison."""
+    west, east, r, _ = world()
+    assert r.run_until_idle().settled and not r.findings_stale
+    assert r.run_events().ok and not r.findings_stale  # nothing changed
+    east.apply([service("other", "ns1", labels=EXPORTED)])
+    assert r.run_events().writes and r.findings_stale
+    assert "ns1/other" not in {
+        f"{e['remoteRef']['namespace']}/{e['remoteRef']['name']}"
+        for e in (west.get("Link", LINK_NS, "remote") or {})["status"]["mirrorServices"]
+    }
+    assert r.run_once().ok and not r.findings_stale
+    entries = (west.get("Link", LINK_NS, "remote") or {})["status"]["mirrorServices"]
+    assert {e["remoteRef"]["name"] for e in entries} == {"svc", "other"}

@@ -25,6 +25,7 @@ SVC = {
 
 
 def svc(name: str) -> dict[str, Any]:
+    # SVC renamed (not builders.svc): the files round-trip SVC's exact document.
     return {**SVC, "metadata": {"name": name, "namespace": "shop"}}
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builders import assert_implements_backend
+from builders import assert_implements_backend, namespace
 from meshmirror.effects.backends.base import (
     AlreadyExists,
     Conflict,
@@ -25,10 +25,12 @@ from meshmirror.effects.backends.memory import DEFAULT_FAULTS, FakeCluster, Faul
 
 
 def ns(name: str, **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+    # builders.namespace with the labels as keywords (always set, {} included).
+    return namespace(name, labels=labels)
 
 
 def svc(name: str, namespace: str = "shop", *ports: int, **spec: Any) -> dict[str, Any]:
+    # Not builders.svc: no labels at all, and any number of ports (named p<port>).
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -595,7 +597,7 @@ def test_faults_are_deterministic_per_seed() -> None:
     first = _trace(make(1), 300)
     assert first == _trace(make(1), 300)
     assert first != _trace(make(2), 300)
-    assert {"ok", "Conflict", "ServerError", "Timeout", "Unreachable", "Gone"} <= set(first)
+    assert {"ok", "WriteConflict", "ServerError", "Timeout", "Unreachable", "Gone"} <= set(first)
 
 
 def test_seed_alone_means_default_faults_and_set_faults_changes_them() -> None:

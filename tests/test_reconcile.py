@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from builders import EXPORT, FEDERATED, plain, svc
+from builders import eps, gateway_link, plain, svc
+from builders import namespace as ns
 from meshmirror import PlanOptions, diff, plan
 from meshmirror.effects.backends.base import (
     Backend,
@@ -41,39 +42,10 @@ REMOTE_DISCOVERY = "multicluster.linkerd.io/remote-discovery"
 # -- manifests -------------------------------------------------------------------------------
 
 
-def ns(name: str) -> Manifest:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-
-
 def link(target: str, *, gateway: str | None = None, **spec: Any) -> Manifest:
-    return {
-        "apiVersion": "multicluster.linkerd.io/v1alpha3",
-        "kind": "Link",
-        "metadata": {"name": target, "namespace": LINKS_NS},
-        "spec": {
-            "targetClusterName": target,
-            "targetClusterDomain": "cluster.local",
-            "gatewayAddress": GATEWAYS.get(target, "192.0.2.99") if gateway is None else gateway,
-            "gatewayPort": "4143",
-            "gatewayIdentity": f"linkerd-gateway.{target}",
-            "selector": {"matchLabels": {EXPORT: "true"}},
-            "remoteDiscoverySelector": {"matchLabels": {EXPORT: "remote-discovery"}},
-            "federatedServiceSelector": {"matchLabels": {FEDERATED: "member"}},
-            **spec,
-        },
-    }
-
-
-def eps(name: str, namespace: str = "shop", *ips: str, ready: bool = True) -> Manifest:
-    addresses = [{"ip": ip} for ip in ips or ("10.1.0.1",)]
-    subset: dict[str, Any] = {"ports": [{"name": "http", "port": 8080}]}
-    subset["addresses" if ready else "notReadyAddresses"] = addresses
-    return {
-        "apiVersion": "v1",
-        "kind": "Endpoints",
-        "metadata": {"name": name, "namespace": namespace},
-        "subsets": [subset],
-    }
+    # builders.gateway_link, the gateway by default each cluster's own (GATEWAYS).
+    address = GATEWAYS.get(target, "192.0.2.99") if gateway is None else gateway
+    return gateway_link(target, address, **spec)
 
 
 # -- topologies and checks ------------------------------------------------------------------

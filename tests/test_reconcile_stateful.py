@@ -36,7 +36,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from builders import plain
+from builders import gateway_link, plain
+from builders import namespace as ns_doc
 from meshmirror import PlanOptions, diff, plan
 from meshmirror.effects.backends.base import Manifest
 from meshmirror.effects.backends.memory import FakeCluster, Faults
@@ -76,28 +77,6 @@ INITIAL = (
 STATS: Counter[str] = Counter()
 
 
-def _ns(name: str) -> Manifest:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-
-
-def _link(target: str, gateway: str) -> Manifest:
-    return {
-        "apiVersion": "multicluster.linkerd.io/v1alpha3",
-        "kind": "Link",
-        "metadata": {"name": target, "namespace": LINKS_NS},
-        "spec": {
-            "targetClusterName": target,
-            "targetClusterDomain": "cluster.local",
-            "gatewayAddress": gateway,
-            "gatewayPort": "4143",
-            "gatewayIdentity": f"linkerd-gateway.{target}",
-            "selector": {"matchLabels": {EXPORT: "true"}},
-            "remoteDiscoverySelector": {"matchLabels": {EXPORT: "remote-discovery"}},
-            "federatedServiceSelector": {"matchLabels": {FEDERATED: "member"}},
-        },
-    }
-
-
 def _key(doc: Manifest) -> tuple[str, str, str]:
     meta = doc["metadata"]
     return (doc["kind"], meta.get("namespace", "") or "", meta["name"])
@@ -135,9 +114,15 @@ class ReconcilerMachine(RuleBasedStateMachine):
             for i, name in enumerate(CLUSTERS)
         }
         # A populated start (both Links, every mirror mode); the rules take it from there.
-        self.west.apply([_ns("shop"), _ns(LINKS_NS), *(_link(t, GATEWAYS[0]) for t in REMOTES)])
+        self.west.apply(
+            [
+                ns_doc("shop"),
+                ns_doc(LINKS_NS),
+                *(gateway_link(t, GATEWAYS[0]) for t in REMOTES),
+            ]
+        )
         for name in REMOTES:
-            self.clusters[name].apply([_ns(n) for n in NAMESPACES])
+            self.clusters[name].apply([ns_doc(n) for n in NAMESPACES])
         for cluster, namespace, name, export, member, pods in INITIAL:
             self.put_remote_service(cluster, namespace, name, export, member, 80, pods, {})
             self.set_remote_endpoints(cluster, namespace, name, 2, 0, pods)
@@ -280,12 +265,12 @@ class ReconcilerMachine(RuleBasedStateMachine):
     # -- source users ---------------------------------------------------------------------------
 
     @rule(cluster=st.sampled_from(REMOTES), gateway=st.sampled_from(GATEWAYS))
-    def put_link(self, cluster: str, gateway: str) -> None:
+    def putgateway_link(self, cluster: str, gateway: str) -> None:
         STATS["steps"] += 1
-        self.west.apply([_link(cluster, gateway)])
+        self.west.apply([gateway_link(cluster, gateway)])
 
     @rule(cluster=st.sampled_from(REMOTES))
-    def remove_link(self, cluster: str) -> None:
+    def removegateway_link(self, cluster: str) -> None:
         STATS["steps"] += 1
         if self.west.get("Link", LINKS_NS, cluster) is not None:
             self.west.delete("Link", LINKS_NS, cluster)  # the user's delete: no precondition
@@ -294,7 +279,7 @@ class ReconcilerMachine(RuleBasedStateMachine):
     def create_namespace(self) -> None:
         STATS["steps"] += 1
         if self.west.get("Namespace", None, "pay") is None:
-            self.west.apply([_ns("pay")])
+            self.west.apply([ns_doc("pay")])
 
     @rule()
     def delete_namespace(self) -> None:
@@ -539,9 +524,16 @@ class ReconcilerMachine(RuleBasedStateMachine):
                 )
             STATS["partition_checks"] += 1
             if last and now - since >= self.grace and not report.pending and not report.failed:
+                cached, _ = self.reconciler.cached_states()
                 for doc in self._owned():
                     labels = doc["metadata"].get("labels") or {}
                     if doc["kind"] != "Endpoints" or labels.get(CLUSTER) != target:
+                        continue
+                    seen = cached.endpoints_of(doc["metadata"]["namespace"], _key(doc)[2])
+                    if seen is None or seen.resource_version != doc["metadata"]["resourceVersion"]:
+                        # A hand edit its watch has not delivered yet (a dropped watch is
+                        # resumed by the next run): the settle invariant sees it repaired.
+                        STATS["unseen_edits"] += 1
                         continue
                     svc = self.west.get("Service", doc["metadata"]["namespace"], _key(doc)[2])
                     ready = [a for s in doc.get("subsets") or [] for a in s.get("addresses", [])]
@@ -605,7 +597,7 @@ class ReconcilerMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: hasattr(self, "reconciler"))
     @invariant()
-    def status_names_every_link(self) -> None:
+    def status_names_everygateway_link(self) -> None:
         for key, status in self.reconciler.status().items():
             assert key == f"{status.link.namespace}/{status.link.name}"
             if status.last_error is not None:

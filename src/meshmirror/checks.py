@@ -1,23 +1,4 @@
 """Re-exports :mod:`meshmirror.views.checks`: its stable import path."""
 
-from meshmirror.views.checks import (
-    CHECK_IDS,
-    GROUPS,
-    CheckReport,
-    CheckResult,
-    CredentialsSecret,
-    Status,
-    check,
-    gateway_endpoints,
-)
-
-__all__ = [
-    "CHECK_IDS",
-    "GROUPS",
-    "CheckReport",
-    "CheckResult",
-    "CredentialsSecret",
-    "Status",
-    "check",
-    "gateway_endpoints",
-]
+from meshmirror.views.checks import *  # noqa: F403
+from meshmirror.views.checks import __all__ as __all__

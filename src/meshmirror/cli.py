@@ -13,21 +13,24 @@ meshmirror graph   --source west west=west.yaml east=east.yaml [--topology FILE]
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import socket
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, NoReturn, TextIO
-
-import yaml
 
 from meshmirror import __version__
 from meshmirror.decisions.diff import diff
 from meshmirror.decisions.mirror import Resolver
 from meshmirror.decisions.plan import Plan, PlanOptions, plan
-from meshmirror.effects.loader import LoadError, dump_files, load_cluster, load_yaml_file
+from meshmirror.effects import loader
+from meshmirror.effects.dns import dns_resolver
+from meshmirror.effects.loader import (
+    DUMP_COMMAND,
+    EmptyDumpError,
+    LoadError,
+    dump_json,
+    dump_yaml,
+)
 from meshmirror.effects.render import GraphvizError, picture, to_svg
 from meshmirror.effects.secretdump import secrets_in
 from meshmirror.formats.manifest import ManifestError, to_manifest
@@ -83,12 +86,6 @@ class _IntermixedParser(_Parser):
             self._mixing = False
 
 
-def dns_resolver(host: str) -> list[str]:
-    """Every address ``host`` resolves to, as Go's ``net.LookupIP`` returns them."""
-    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return sorted({str(info[4][0]) for info in infos})
-
-
 # -- shared options -------------------------------------------------------------------
 
 
@@ -137,42 +134,6 @@ def parse_clusters(specs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-#: The ``kubectl get`` that makes a dump meshmirror reads (JSON: the fast path).
-DUMP_COMMAND = "kubectl get namespaces,services,endpoints,links.multicluster.linkerd.io -A -o json"
-
-
-def _empty(state: ClusterState) -> bool:
-    return not (
-        state.namespaces or state.services or state.endpoints or state.links or state.config_maps
-    )
-
-
-def _load_one(name: str, path: str, *, allow_empty: bool, progress: TextIO | None) -> ClusterState:
-    try:
-        state = load_cluster(name, path, progress=progress)
-    except LoadError as exc:
-        if path.count("=") and exc.path == path and exc.document == 0:
-            # `ea=st=path`: the name ends at the first '=', which may not be what was meant.
-            raise CliError(
-                f"{name}={path}: {path}: {exc.problem} (the cluster name is {name!r}, the "
-                "path everything after the first '=')"
-            ) from None
-        raise
-    if _empty(state) and not allow_empty:
-        if Path(path).is_dir() and not dump_files(path):
-            what = "is a directory without any *.yaml, *.yml or *.json file"
-        else:
-            what = (
-                "holds no Namespace, Service, Endpoints, EndpointSlice or Link (an empty "
-                "file, `items: []` or `items: null`, or only other kinds)"
-            )
-        raise CliError(
-            f"{name}={path} {what}; make the dump with `{DUMP_COMMAND}`, or pass "
-            "--allow-empty if the cluster is meant to be empty"
-        )
-    return state
-
-
 def load_clusters(
     source: str,
     specs: Sequence[str],
@@ -180,7 +141,8 @@ def load_clusters(
     allow_empty: bool = False,
     progress: TextIO | None = None,
 ) -> tuple[ClusterState, dict[str, ClusterState]]:
-    """The source's state and every other cluster's, from ``CLUSTER=PATH`` arguments.
+    """The source's state and every other cluster's, from ``CLUSTER=PATH`` arguments
+    (:func:`meshmirror.loader.load_clusters`, with the command line's messages).
 
     A path that holds no object is a :class:`CliError` unless ``allow_empty``; a file
     expected to take a while is announced on ``progress``."""
@@ -190,12 +152,28 @@ def load_clusters(
             f"--source {source!r} is not among the clusters given "
             f"({', '.join(sorted(paths))}); add {source}=PATH"
         )
-    states = {
-        name: _load_one(name, path, allow_empty=allow_empty, progress=progress)
-        for name, path in paths.items()
-    }
-    src = states.pop(source)
-    return src, states
+    try:
+        return loader.load_clusters(
+            paths, source=source, allow_empty=allow_empty, progress=progress
+        )
+    except EmptyDumpError as exc:
+        name = exc.cluster
+        what = exc.problem if exc.problem.startswith("holds") else f"is {exc.problem}"
+        raise CliError(
+            f"{name}={exc.path} {what}; make the dump with `{DUMP_COMMAND}`, or pass "
+            "--allow-empty if the cluster is meant to be empty"
+        ) from None
+    except LoadError as exc:
+        named = [name for name, path in paths.items() if path == exc.path]
+        if named and exc.path.count("=") and exc.document == 0:
+            # `ea=st=path`: the name ends at the first '=', which may not be what was meant.
+            name, path = named[0], exc.path
+            raise CliError(
+                f"{name}={path}: {path}: {exc.problem} (the cluster name is {name!r}, the "
+                "path everything after the first '='"
+                ")"
+            ) from None
+        raise
 
 
 def input_notices(source: ClusterState, remotes: Mapping[str, ClusterState], err: TextIO) -> None:
@@ -256,14 +234,6 @@ def warn(findings: Iterable[Skip | Conflict], err: TextIO) -> None:
 def one_line(message: str) -> str:
     """A message on one line: names from a dump may hold line breaks."""
     return message.replace("\r", "\\r").replace("\n", "\\n")
-
-
-def dump_yaml(doc: Any) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)
-
-
-def dump_json(doc: Any) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 # -- plan -----------------------------------------------------------------------------
@@ -328,16 +298,9 @@ def add_topology_argument(p: argparse.ArgumentParser) -> None:
 
 
 def load_topology(path: str | None) -> Topology:
-    """The ``--topology`` file (one YAML or JSON document); every default without one."""
-    if path is None:
-        return Topology()
-    docs = [d for d in load_yaml_file(path) if d is not None]
-    try:
-        if len(docs) > 1:
-            raise TopologyError(f"must be one document, not {len(docs)}")
-        return Topology.from_dict(docs[0] if docs else None)
-    except TopologyError as exc:
-        raise CliError(f"{path}: {exc}") from None
+    """The ``--topology`` file (one YAML or JSON document); every default without one
+    (:func:`meshmirror.loader.load_topology`)."""
+    return loader.load_topology(path)
 
 
 def topology_notices(

@@ -1,25 +1,4 @@
 """Re-exports :mod:`meshmirror.decisions.decide`: its stable import path."""
 
-from meshmirror.decisions.decide import (
-    LinkStatus,
-    RemoteView,
-    Write,
-    held,
-    kept_mirrors,
-    link_statuses,
-    not_ready,
-    update_manifest,
-    writes,
-)
-
-__all__ = [
-    "LinkStatus",
-    "RemoteView",
-    "Write",
-    "held",
-    "kept_mirrors",
-    "link_statuses",
-    "not_ready",
-    "update_manifest",
-    "writes",
-]
+from meshmirror.decisions.decide import *  # noqa: F403
+from meshmirror.decisions.decide import __all__ as __all__

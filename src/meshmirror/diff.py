@@ -1,11 +1,4 @@
 """Re-exports :mod:`meshmirror.decisions.diff`: its stable import path."""
 
-from meshmirror.decisions.diff import (
-    IGNORED_ANNOTATIONS,
-    Changes,
-    Update,
-    diff,
-    same,
-)
-
-__all__ = ["IGNORED_ANNOTATIONS", "Changes", "Update", "diff", "same"]
+from meshmirror.decisions.diff import *  # noqa: F403
+from meshmirror.decisions.diff import __all__ as __all__

@@ -1,8 +1,4 @@
 """Re-exports :mod:`meshmirror.values.display`: its stable import path."""
 
-from meshmirror.values.display import (
-    html_table,
-    text_table,
-)
-
-__all__ = ["html_table", "text_table"]
+from meshmirror.values.display import *  # noqa: F403
+from meshmirror.values.display import __all__ as __all__

@@ -1,13 +1,4 @@
 """Re-exports :mod:`meshmirror.views.graph`: its stable import path."""
 
-from meshmirror.views.graph import (
-    MODE_STYLES,
-    MODES,
-    GraphOptions,
-    ModeStyle,
-    plan_html,
-    to_dot,
-    to_mermaid,
-)
-
-__all__ = ["MODES", "MODE_STYLES", "GraphOptions", "ModeStyle", "plan_html", "to_dot", "to_mermaid"]
+from meshmirror.views.graph import *  # noqa: F403
+from meshmirror.views.graph import __all__ as __all__

@@ -1,11 +1,4 @@
 """Re-exports :mod:`meshmirror.decisions.incremental`: its stable import path."""
 
-from meshmirror.decisions.incremental import (
-    Name,
-    PlanIndex,
-    RemoteChange,
-    replan,
-    replan_names,
-)
-
-__all__ = ["Name", "PlanIndex", "RemoteChange", "replan", "replan_names"]
+from meshmirror.decisions.incremental import *  # noqa: F403
+from meshmirror.decisions.incremental import __all__ as __all__

@@ -1,27 +1,4 @@
 """Re-exports :mod:`meshmirror.decisions.liveness`: its stable import path."""
 
-from meshmirror.decisions.liveness import (
-    DEFAULT_FAILURE_THRESHOLD,
-    DEFAULT_TIMEOUT,
-    DurationError,
-    Liveness,
-    ProbeConfig,
-    ProbeSpecError,
-    go_duration,
-    observe,
-    parse_duration,
-    probe_config,
-)
-
-__all__ = [
-    "DEFAULT_FAILURE_THRESHOLD",
-    "DEFAULT_TIMEOUT",
-    "DurationError",
-    "Liveness",
-    "ProbeConfig",
-    "ProbeSpecError",
-    "go_duration",
-    "observe",
-    "parse_duration",
-    "probe_config",
-]
+from meshmirror.decisions.liveness import *  # noqa: F403
+from meshmirror.decisions.liveness import __all__ as __all__

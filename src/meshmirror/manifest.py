@@ -1,21 +1,4 @@
 """Re-exports :mod:`meshmirror.formats.manifest`: its stable import path."""
 
-from meshmirror.formats.manifest import (
-    LINK_API_VERSIONS,
-    LinkSelectorError,
-    ManifestError,
-    cluster_state,
-    from_manifest,
-    iter_documents,
-    to_manifest,
-)
-
-__all__ = [
-    "LINK_API_VERSIONS",
-    "LinkSelectorError",
-    "ManifestError",
-    "cluster_state",
-    "from_manifest",
-    "iter_documents",
-    "to_manifest",
-]
+from meshmirror.formats.manifest import *  # noqa: F403
+from meshmirror.formats.manifest import __all__ as __all__

@@ -1,27 +1,4 @@
 """Re-exports :mod:`meshmirror.decisions.mirror`: its stable import path."""
 
-from meshmirror.decisions.mirror import (
-    Gateway,
-    Mirror,
-    MirrorMode,
-    Resolver,
-    filter_annotations,
-    filter_labels,
-    gateway_drop_skips,
-    mirror_link,
-    resolve_gateway,
-    unknown_target_skip,
-)
-
-__all__ = [
-    "Gateway",
-    "Mirror",
-    "MirrorMode",
-    "Resolver",
-    "filter_annotations",
-    "filter_labels",
-    "gateway_drop_skips",
-    "mirror_link",
-    "resolve_gateway",
-    "unknown_target_skip",
-]
+from meshmirror.decisions.mirror import *  # noqa: F403
+from meshmirror.decisions.mirror import __all__ as __all__

@@ -1,41 +1,4 @@
 """Re-exports :mod:`meshmirror.values.model`: its stable import path."""
 
-from meshmirror.values.model import (
-    AnyObject,
-    ArgumentError,
-    ClusterState,
-    ConfigMap,
-    DuplicateObjectError,
-    EndpointAddress,
-    EndpointPort,
-    Endpoints,
-    EndpointSubset,
-    FrozenMap,
-    Link,
-    Namespace,
-    ObjectRef,
-    ProbeSpec,
-    Service,
-    ServicePort,
-    check_states,
-)
-
-__all__ = [
-    "AnyObject",
-    "ArgumentError",
-    "ClusterState",
-    "ConfigMap",
-    "DuplicateObjectError",
-    "EndpointAddress",
-    "EndpointPort",
-    "EndpointSubset",
-    "Endpoints",
-    "FrozenMap",
-    "Link",
-    "Namespace",
-    "ObjectRef",
-    "ProbeSpec",
-    "Service",
-    "ServicePort",
-    "check_states",
-]
+from meshmirror.values.model import *  # noqa: F403
+from meshmirror.values.model import __all__ as __all__

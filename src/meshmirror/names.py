@@ -1,41 +1,4 @@
 """Re-exports :mod:`meshmirror.values.names`: its stable import path."""
 
-from meshmirror.values.names import (
-    DNS1035_LABEL_MAX,
-    DNS1123_LABEL_MAX,
-    DNS1123_SUBDOMAIN_MAX,
-    InvalidNameError,
-    dns1035_label_problem,
-    dns1123_label_problem,
-    dns1123_subdomain_problem,
-    endpoint_ip_problem,
-    federated_name,
-    ip_address_problem,
-    is_dns1035_label,
-    is_dns1123_label,
-    is_dns1123_subdomain,
-    mirror_name,
-    pod_mirror_name,
-    port_name_problem,
-    service_name_problem,
-)
-
-__all__ = [
-    "DNS1035_LABEL_MAX",
-    "DNS1123_LABEL_MAX",
-    "DNS1123_SUBDOMAIN_MAX",
-    "InvalidNameError",
-    "dns1035_label_problem",
-    "dns1123_label_problem",
-    "dns1123_subdomain_problem",
-    "endpoint_ip_problem",
-    "federated_name",
-    "ip_address_problem",
-    "is_dns1035_label",
-    "is_dns1123_label",
-    "is_dns1123_subdomain",
-    "mirror_name",
-    "pod_mirror_name",
-    "port_name_problem",
-    "service_name_problem",
-]
+from meshmirror.values.names import *  # noqa: F403
+from meshmirror.values.names import __all__ as __all__

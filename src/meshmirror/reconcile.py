@@ -1,27 +1,4 @@
 """Re-exports :mod:`meshmirror.effects.reconcile`: its stable import path."""
 
-from meshmirror.effects.reconcile import (
-    Clock,
-    IdleReport,
-    LinkStatus,
-    ManualClock,
-    Outcome,
-    Reconciler,
-    RunReport,
-    WriteRunner,
-    run_chain,
-    run_sequentially,
-)
-
-__all__ = [
-    "Clock",
-    "IdleReport",
-    "LinkStatus",
-    "ManualClock",
-    "Outcome",
-    "Reconciler",
-    "RunReport",
-    "WriteRunner",
-    "run_chain",
-    "run_sequentially",
-]
+from meshmirror.effects.reconcile import *  # noqa: F403
+from meshmirror.effects.reconcile import __all__ as __all__

@@ -1,23 +1,4 @@
 """Re-exports :mod:`meshmirror.effects.render`: its stable import path."""
 
-from meshmirror.effects.render import (
-    Drawing,
-    GraphvizError,
-    dot_render,
-    dot_to_svg,
-    draw,
-    picture,
-    svg_size,
-    to_svg,
-)
-
-__all__ = [
-    "Drawing",
-    "GraphvizError",
-    "dot_render",
-    "dot_to_svg",
-    "draw",
-    "picture",
-    "svg_size",
-    "to_svg",
-]
+from meshmirror.effects.render import *  # noqa: F403
+from meshmirror.effects.render import __all__ as __all__

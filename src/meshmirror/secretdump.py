@@ -1,8 +1,4 @@
 """Re-exports :mod:`meshmirror.effects.secretdump`: its stable import path."""
 
-from meshmirror.effects.secretdump import (
-    credentials_secrets,
-    secrets_in,
-)
-
-__all__ = ["credentials_secrets", "secrets_in"]
+from meshmirror.effects.secretdump import *  # noqa: F403
+from meshmirror.effects.secretdump import __all__ as __all__

@@ -66,6 +66,7 @@ __all__ = [
     "NAMESPACES",
     "SERVICE_NAMES",
     "ExportMode",
+    "PlanInputs",
     "Topology",
     "cluster_states",
     "dns_subdomains",
@@ -690,7 +691,10 @@ def cluster_states(
 
 
 #: A source cluster and the states of the clusters its Links may target, by name.
-Topology: TypeAlias = tuple[ClusterState, dict[str, ClusterState]]
+PlanInputs: TypeAlias = tuple[ClusterState, dict[str, ClusterState]]
+"""What :func:`topologies` draws: a source's state and its remotes' states by name."""
+# Its first name, kept for existing imports (not :class:`meshmirror.topology.Topology`).
+Topology = PlanInputs
 
 
 def _owned_mirror(namespace: str, name: str, target: str, b: _Bits) -> list[Any]:
@@ -719,7 +723,7 @@ def topologies(
     many_members: bool = False,
     unknown_targets: bool = False,
     stale_mirrors: bool = True,
-) -> Topology:
+) -> PlanInputs:
     """``(source, remotes)``: a source cluster with Links, and the states of the clusters
     those Links target, by name.
 

@@ -1,21 +1,4 @@
 """Re-exports :mod:`meshmirror.views.topology`: its stable import path."""
 
-from meshmirror.views.topology import (
-    ClusterTopology,
-    RootComparison,
-    Topology,
-    TopologyError,
-    is_meshed,
-    meshed_namespaces,
-    trust_root_fingerprint,
-)
-
-__all__ = [
-    "ClusterTopology",
-    "RootComparison",
-    "Topology",
-    "TopologyError",
-    "is_meshed",
-    "meshed_namespaces",
-    "trust_root_fingerprint",
-]
+from meshmirror.views.topology import *  # noqa: F403
+from meshmirror.views.topology import __all__ as __all__

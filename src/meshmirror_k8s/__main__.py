@@ -103,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="a full comparison from the caches this often (no list; default 60)",
     )
     p.add_argument(
+        "--status-delay",
+        type=_positive,
+        default=5.0,
+        metavar="SECONDS",
+        help="after events changed mirrors, a full comparison within this long (or four "
+        "times a quiet one's duration, if longer) brings skips, conflicts and Link status "
+        "up to date (default 5)",
+    )
+    p.add_argument(
         "--relist-period",
         type=_positive,
         default=3600.0,
@@ -178,6 +187,7 @@ def _config(args: argparse.Namespace) -> ControllerConfig:
         ),
         unreachable_grace=args.unreachable_grace,
         resync_period=args.resync_period,
+        status_delay=args.status_delay,
         relist_period=args.relist_period,
         write_concurrency=args.write_concurrency,
         dry_run=args.dry_run,

@@ -50,7 +50,6 @@ from meshmirror import LINKERD
 from meshmirror.backends import (
     AlreadyExists,
     BackendError,
-    Conflict,
     Gone,
     ListResult,
     Manifest,
@@ -60,6 +59,7 @@ from meshmirror.backends import (
     TooManyRequests,
     Unreachable,
     WatchEvent,
+    WriteConflict,
 )
 from meshmirror_k8s.resources import RESOURCES, Resource, link_resource, resource_for_path
 
@@ -623,34 +623,24 @@ class KubernetesBackend:
         token: str | None = query.get("continue")
         timeout = self._timeout(stream=stream)
 
+        query = {
+            "watch": watch or None,
+            "resource_version": rv,
+            "allow_watch_bookmarks": bookmarks,
+            "timeout_seconds": seconds,
+            "limit": limit,
+            "_continue": token,
+            "_preload_content": False,
+            "_request_timeout": timeout,
+        }
+
         def call(version: str) -> object:
             if namespace:
                 return self._custom.list_namespaced_custom_object(
-                    resource.group,
-                    version,
-                    namespace,
-                    resource.plural,
-                    watch=watch or None,
-                    resource_version=rv,
-                    allow_watch_bookmarks=bookmarks,
-                    timeout_seconds=seconds,
-                    limit=limit,
-                    _continue=token,
-                    _preload_content=False,
-                    _request_timeout=timeout,
+                    resource.group, version, namespace, resource.plural, **query
                 )
             return self._custom.list_custom_object_for_all_namespaces(
-                resource.group,
-                version,
-                resource.plural,
-                watch=watch or None,
-                resource_version=rv,
-                allow_watch_bookmarks=bookmarks,
-                timeout_seconds=seconds,
-                limit=limit,
-                _continue=token,
-                _preload_content=False,
-                _request_timeout=timeout,
+                resource.group, version, resource.plural, **query
             )
 
         return self._link_call("watch" if stream else "list", call)
@@ -760,7 +750,7 @@ class KubernetesBackend:
                 else NotFound(self._name, text)
             )
         if status == 409:
-            exc_type = AlreadyExists if reason == "AlreadyExists" else Conflict
+            exc_type = AlreadyExists if reason == "AlreadyExists" else WriteConflict
         elif status == 410:
             exc_type = Gone
         elif status == 429:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import sys
 import threading
 import time
@@ -53,6 +52,7 @@ from meshmirror.backends import (
     WatchEvent,
 )
 from meshmirror.decide import Write
+from meshmirror.dns import dns_resolver
 from meshmirror.linkstatus import LinkStatusWriter
 from meshmirror.reconcile import (
     Outcome,
@@ -95,12 +95,6 @@ _REMOTE_WATCH_KINDS = ("Service", "Endpoints", "EndpointSlice")
 RemoteFactory = Callable[[str, ClusterCredentials], Backend]
 
 
-def dns_resolver(host: str) -> list[str]:
-    """Every address ``host`` resolves to, sorted (as Linkerd resolves gateway names)."""
-    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return sorted({str(info[4][0]) for info in infos})
-
-
 @dataclass(frozen=True)
 class ControllerConfig:
     """The controller's settings (the command line's flags)."""
@@ -110,6 +104,9 @@ class ControllerConfig:
     policy: CredentialPolicy = field(default_factory=CredentialPolicy)
     unreachable_grace: float = 300.0
     resync_period: float = 60.0
+    #: Seconds after an event run that changed something before a full comparison
+    #: brings skips, conflicts and Link status up to date (they need the whole plan).
+    status_delay: float = 5.0
     #: Seconds after which a cluster is listed again although its watches resume.
     relist_period: float | None = 3600.0
     #: Chains of writes (a mirror's Service, then its Endpoints) sent side by side.
@@ -882,6 +879,8 @@ class Controller:
                     else None
                 )
                 last_full: float | None = None
+                stale_since: float | None = None  # findings_stale seen first then
+                status_delay = min(self.config.status_delay, self.config.resync_period)
                 try:
                     while not stop.is_set():
                         if elector is not None and not elector.is_leader:
@@ -893,11 +892,13 @@ class Controller:
                             last_full is None
                             or now - last_full >= self.config.resync_period
                             or not self.config.watch
+                            or (stale_since is not None and now - stale_since >= status_delay)
                         )
                         if not self.config.watch:
                             self._reconciler.invalidate()  # no watch: each sync lists
                         step = self.sync_once if full else self.sync_events
                         try:
+                            began = self._clock()
                             outcome = await asyncio.to_thread(step)
                         except Exception:  # a bug must not end the controller
                             log.exception("sync failed")
@@ -906,8 +907,22 @@ class Controller:
                             continue
                         if full:
                             last_full = now
+                            stale_since = None
+                            if outcome.last is not None and outcome.last.writes == 0:
+                                # Full comparisons for status take at most a fifth of
+                                # the time, however large the fleet (each plans every
+                                # object); timed when it wrote nothing, unlike a cold start.
+                                taken = 4 * (self._clock() - began)
+                                status_delay = min(
+                                    max(self.config.status_delay, taken),
+                                    self.config.resync_period,
+                                )
+                        elif self._reconciler.findings_stale and stale_since is None:
+                            stale_since = now
                         assert last_full is not None
                         delay = self.config.resync_period - (self._clock() - last_full)
+                        if stale_since is not None:
+                            delay = min(delay, stale_since + status_delay - self._clock())
                         last = outcome.last
                         if last is not None and last.retry_at is not None:
                             delay = min(delay, last.retry_at - self._clock())

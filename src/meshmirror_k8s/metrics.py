@@ -36,10 +36,10 @@ from prometheus_client.registry import Collector
 from meshmirror.backends import (
     Backend,
     BackendError,
-    Conflict,
     ListResult,
     Manifest,
     WatchEvent,
+    WriteConflict,
 )
 from meshmirror_k8s.health import METRICS_CONTENT_TYPE
 
@@ -260,7 +260,7 @@ class MeteredBackend:
         try:
             out = call()
         except BackendError as err:
-            result = "conflict" if isinstance(err, Conflict) else "error"
+            result = "conflict" if isinstance(err, WriteConflict) else "error"
             if counter is None:
                 self._metrics.writes.labels(verb, result).inc()
             else:

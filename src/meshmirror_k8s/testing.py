@@ -14,7 +14,10 @@ every name in ``users`` (only ``system:authenticated``; a name of the form
 ``system:serviceaccount:<ns>:<name>`` also gets the service-account groups, so
 bindings to that ServiceAccount apply), RBAC authorization, service-account signing
 keys (the TokenRequest API works: :meth:`Cluster.service_account_token`) and an audit
-log of every request (:meth:`Cluster.audit`). Only the API server runs: no
+log of every request (:meth:`Cluster.audit`, or read on as it grows:
+:meth:`Cluster.audit_from`). :meth:`Cluster.watch` streams a watch;
+:meth:`Cluster.apply_crd` installs a CustomResourceDefinition and waits until it is
+served. Only the API server runs: no
 controller-manager, so deleted Namespaces stay ``Terminating``, nothing is garbage
 collected, Services get no Endpoints and no ``default`` ServiceAccount appears.
 
@@ -643,6 +646,88 @@ class Cluster:
         doc = self._ok(self.request("POST", path, body), f"token for {namespace}/{name}")
         return str(doc["status"]["token"])
 
+    def apply_crd(self, doc: Mapping[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
+        """Apply a CustomResourceDefinition and wait until it is served: Established, in
+        discovery, and a list of it answered (not 429 while its storage initializes)."""
+        (stored,) = self.apply([doc])
+        group = doc["spec"]["group"]
+        plural = doc["spec"]["names"]["plural"]
+        versions = [v["name"] for v in doc["spec"]["versions"] if v.get("served", True)]
+
+        def served(version: str) -> bool:
+            found = self.request("GET", f"/apis/{group}/{version}").body.get("resources") or []
+            if not any(r.get("name") == plural for r in found):
+                return False
+            return self.request("GET", f"/apis/{group}/{version}/{plural}").status == 200
+
+        deadline = time.monotonic() + timeout
+        while True:
+            conditions = (self.get(doc).get("status") or {}).get("conditions") or []
+            established = any(
+                c.get("type") == "Established" and c.get("status") == "True" for c in conditions
+            )
+            if established and all(served(v) for v in versions):
+                return stored
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{self.name}: CRD {plural}.{group} not served after {timeout}s")
+            time.sleep(0.1)
+
+    def watch(
+        self,
+        path: str,
+        *,
+        resource_version: str = "",
+        user: str = ADMIN,
+        timeout_seconds: int = 3600,
+    ) -> Iterator[dict[str, Any]]:
+        """Watch the collection at ``path`` (as ``/api/v1/services``) from
+        ``resource_version``: each event (``{"type": ..., "object": ...}``) as it arrives,
+        until the server ends the watch (after ``timeout_seconds``, or when it stops) or
+        the iterator is closed. :class:`HarnessError` if the server refuses the watch; a
+        watch too old to resume arrives as an ``ERROR`` event (410), as from any client."""
+        query = {"watch": "1", "timeoutSeconds": str(timeout_seconds)}
+        if resource_version:
+            query["resourceVersion"] = resource_version
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", self.port, context=self._ssl(), timeout=timeout_seconds + 30
+        )
+        try:
+            headers = {"Accept": "application/json", "Authorization": f"Bearer {self.tokens[user]}"}
+            conn.request("GET", f"{path}?{urllib.parse.urlencode(query)}", headers=headers)
+            response = conn.getresponse()
+            if response.status != 200:
+                text = response.read().decode("utf-8", "replace")
+                raise HarnessError(
+                    f"{self.name}: watch {path}: HTTP {response.status}: {text[:500]}"
+                )
+            while True:
+                try:
+                    line = response.readline()
+                except (OSError, http.client.HTTPException):
+                    return  # the server went away: the watch ended
+                if not line:
+                    return
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            conn.close()
+
+    def audit_from(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """The audit events written after byte ``offset`` of the log (complete lines
+        only), and the offset to read on from: to follow a growing log cheaply."""
+        try:
+            with self.audit_path.open("rb") as log:
+                log.seek(offset)
+                data = log.read()
+        except FileNotFoundError:
+            return [], offset
+        end = data.rfind(b"\n") + 1  # a line being written is read next time
+        events = []
+        for line in data[:end].splitlines():
+            with contextlib.suppress(ValueError):
+                events.append(json.loads(line))
+        return events, offset + end
+
     def audit(self) -> list[dict[str, Any]]:
         """Every audit event so far: user, verb, URI, response code (level Metadata),
         and for deletes the request body too (their ``DeleteOptions``)."""
@@ -684,6 +769,8 @@ class KubeEnvironment:
     ``users``: extra users on every cluster (no rights until bound). ``apiserver_args``:
     extra flags for every apiserver, or per cluster name (a mapping). ``keep``: leave
     the temporary directory (logs, audit logs) in place after :meth:`stop`.
+    ``audit_policy``: the audit policy (YAML text) instead of the default (every
+    request at level Metadata, deletes with their body, no ``RequestReceived`` stage).
     """
 
     def __init__(
@@ -695,6 +782,7 @@ class KubeEnvironment:
         apiserver_args: Sequence[str] | Mapping[str, Sequence[str]] = (),
         keep: bool = False,
         timeout: float = 90.0,
+        audit_policy: str | None = None,
     ) -> None:
         if not names or len(set(names)) != len(names):
             raise HarnessError(f"cluster names must be given and distinct: {list(names)}")
@@ -704,6 +792,7 @@ class KubeEnvironment:
         self._args = apiserver_args
         self.keep = keep
         self.timeout = timeout
+        self.audit_policy = _AUDIT_POLICY if audit_policy is None else audit_policy
         self.directory: Path | None = None
         self.etcd: Etcd | None = None
         self.clusters: dict[str, Cluster] = {}
@@ -753,7 +842,7 @@ class KubeEnvironment:
         directory = self.directory / name
         directory.mkdir()
         files = _write_certificates(directory, name)
-        (directory / "audit-policy.yaml").write_text(_AUDIT_POLICY)
+        (directory / "audit-policy.yaml").write_text(self.audit_policy)
         tokens = {user: secrets.token_hex(16) for user in [ADMIN, *self.users]}
         (directory / "tokens.csv").write_text(
             "".join(

@@ -65,6 +65,12 @@ def kube_assets() -> str:
 
 
 @pytest.fixture(scope="session")
+def kube_assets_dir() -> str:
+    """The binaries' directory, for a test that starts its own servers."""
+    return kube_assets()
+
+
+@pytest.fixture(scope="session")
 def kube() -> Iterator[KubeEnvironment]:
     env = KubeEnvironment(
         ["west", "east", "north"],

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from kube_server import KubeServer
 
+from builders import eps as eps  # re-exported for the adapter tests
+from builders import namespace as ns  # noqa: F401 (re-exported for the adapter tests)
 from builders import plain
 from builders import svc as svc  # re-exported for the adapter tests
 from meshmirror import PlanOptions, diff, plan, to_manifest
@@ -37,27 +39,6 @@ TOKENS = {
     "north": "token-north-klmnopq",
 }
 FAST = Timeouts(connect=2.0, read=5.0, watch=2)
-
-
-def ns(name: str, **annotations: str) -> Manifest:
-    meta: dict[str, Any] = {"name": name}
-    if annotations:
-        meta["annotations"] = dict(annotations)
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
-
-
-def eps(name: str, namespace: str = "shop", *ips: str) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Endpoints",
-        "metadata": {"name": name, "namespace": namespace},
-        "subsets": [
-            {
-                "addresses": [{"ip": ip} for ip in ips or ("10.1.0.1",)],
-                "ports": [{"name": "http", "port": 8080}],
-            }
-        ],
-    }
 
 
 def kubeconfig(server: str, token: str, *, user: dict[str, Any] | None = None) -> str:

@@ -56,12 +56,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from meshmirror.effects.backends import (
     AlreadyExists,
     BackendError,
-    Conflict,
     Gone,
     NotFound,
     ServerError,
     Timeout,
     Unreachable,
+    WriteConflict,
 )
 from meshmirror.effects.backends.memory import FakeCluster, Invalid
 
@@ -552,7 +552,7 @@ def _handler_class(server: KubeServer) -> type[BaseHTTPRequestHandler]:
                 raise _Abort() from None
             except AlreadyExists as err:
                 raise _HttpError(409, "AlreadyExists", err.message) from None
-            except Conflict as err:
+            except WriteConflict as err:
                 raise _HttpError(409, "Conflict", err.message) from None
             except NotFound as err:
                 raise _HttpError(404, "NotFound", err.message) from None

@@ -16,7 +16,6 @@ from kube_server import Fault, KubeServer
 from builders import assert_implements_backend
 from meshmirror.effects.backends import (
     AlreadyExists,
-    Conflict,
     Gone,
     ListResult,
     NotFound,
@@ -24,6 +23,7 @@ from meshmirror.effects.backends import (
     Timeout,
     TooManyRequests,
     Unreachable,
+    WriteConflict,
 )
 from meshmirror.effects.backends.memory import FakeCluster
 from meshmirror_k8s.backend import (
@@ -137,7 +137,7 @@ def test_update_is_conditional_and_carries_the_field_manager(
     put = server.recorded(verb="update")[-1]
     assert put.query == {"fieldManager": "meshmirror"}
     assert put.body["metadata"]["resourceVersion"] == web["metadata"]["resourceVersion"]
-    with pytest.raises(Conflict):  # the same resourceVersion again: stale
+    with pytest.raises(WriteConflict):  # the same resourceVersion again: stale
         backend.update(web)
     del web["metadata"]["resourceVersion"]
     with pytest.raises(InvalidRequest, match=r"without metadata\.resourceVersion"):
@@ -165,9 +165,9 @@ def test_create_strips_server_fields_and_reports_name_clashes(
 def test_delete_sends_preconditions(backend: KubernetesBackend, server: KubeServer) -> None:
     web = backend.list("Service", "shop").items[1]
     meta = web["metadata"]
-    with pytest.raises(Conflict):
+    with pytest.raises(WriteConflict):
         backend.delete("Service", "shop", "web", resource_version="1", uid=meta["uid"])
-    with pytest.raises(Conflict):
+    with pytest.raises(WriteConflict):
         backend.delete("Service", "shop", "web", resource_version=meta["resourceVersion"], uid="x")
     backend.delete(
         "Service", "shop", "web", resource_version=meta["resourceVersion"], uid=meta["uid"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from k8s_helpers import LINKS_NS, Topology, ns, svc
+from k8s_helpers import LINKS_NS, Topology, ns, running, svc, wait_for
 
 from meshmirror.effects.linkstatus import LinkStatusWriter
 from meshmirror.effects.reconcile import ManualClock, Reconciler
@@ -113,3 +113,14 @@ def test_own_status_write_rebuilds_nothing(topology: Topology) -> None:
     clusters["west"].apply([doc])
     assert reconciler.run_events().ok
     assert reconciler.index_builds == builds + 1
+
+
+def test_status_follows_an_export_without_waiting_for_the_resync(topology: Topology) -> None:
+    """An export seen by a watch reaches the Link's status within ``status_delay``,
+    not only at the next full comparison (``resync_period`` is an hour here)."""
+    controller = topology.controller(resync_period=3600.0, status_delay=0.3)
+    with running(controller):
+        wait_for(lambda: "shop/web" in conditions(topology, "east"))
+        topology.clusters["east"].apply([svc("late")])
+        wait_for(lambda: "shop/late" in conditions(topology, "east"), timeout=5.0)
+        assert conditions(topology, "east")["shop/late"]["status"] == "True"

@@ -4,7 +4,9 @@ file it writes, and that a failed start stops what it started and removes its fi
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,8 +15,10 @@ import pytest
 from meshmirror_k8s.testing import (
     ADMIN,
     Binaries,
+    Cluster,
     HarnessError,
     KubeEnvironment,
+    _Process,
     _token_line,
     object_path,
 )
@@ -119,3 +123,48 @@ def test_a_with_block_cleans_up_on_an_exception(tmp_path: Path) -> None:
     assert env.directory is not None and not env.directory.exists()
     assert running_from(tmp_path) == []
     assert sorted(os.listdir(tmp_path / "bin")) == ["etcd", "kube-apiserver"]  # left alone
+
+
+def test_the_audit_log_is_followed_by_offset(tmp_path: Path) -> None:
+    cluster = Cluster(
+        name="west",
+        directory=tmp_path,
+        url="https://127.0.0.1:1",
+        port=1,
+        ca_pem=b"",
+        tokens={},
+        _process=_Process("kube-apiserver west", [], tmp_path / "apiserver.log"),
+    )
+    assert cluster.audit_from() == ([], 0)  # no log yet
+    first = json.dumps({"auditID": "a", "stage": "ResponseComplete"}) + "\n"
+    cluster.audit_path.write_text(first + '{"auditID": "b", "sta')  # the second half-written
+    events, offset = cluster.audit_from()
+    assert [e["auditID"] for e in events] == ["a"]
+    assert offset == len(first)
+    with cluster.audit_path.open("a") as log:
+        log.write('ge": "RequestReceived"}\n')
+    events, offset = cluster.audit_from(offset)
+    assert events == [{"auditID": "b", "stage": "RequestReceived"}]
+    assert offset == cluster.audit_path.stat().st_size
+    assert cluster.audit_from(offset) == ([], offset)
+    assert [e["auditID"] for e in cluster.audit()] == ["a", "b"]
+
+
+def test_the_audit_policy_can_be_replaced(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography")
+    policy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"
+    default = KubeEnvironment(["west"], assets=assets(tmp_path), timeout=20, keep=True)
+    env = KubeEnvironment(
+        ["west"], assets=tmp_path / "bin", timeout=20, keep=True, audit_policy=policy
+    )
+    try:
+        for e in (default, env):
+            with pytest.raises(HarnessError):
+                e.start()  # the stand-in apiserver exits; keep leaves the files
+        assert (env["west"].directory / "audit-policy.yaml").read_text() == policy
+        written = (default["west"].directory / "audit-policy.yaml").read_text()
+        assert "omitStages: [RequestReceived]" in written
+    finally:
+        for e in (default, env):
+            if e.directory is not None:
+                shutil.rmtree(e.directory, ignore_errors=True)

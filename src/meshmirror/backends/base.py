@@ -1,35 +1,4 @@
 """Re-exports :mod:`meshmirror.effects.backends.base`: its stable import path."""
 
-from meshmirror.effects.backends.base import (
-    KINDS,
-    AlreadyExists,
-    Backend,
-    BackendError,
-    Conflict,
-    Gone,
-    ListResult,
-    Manifest,
-    NotFound,
-    ServerError,
-    Timeout,
-    TooManyRequests,
-    Unreachable,
-    WatchEvent,
-)
-
-__all__ = [
-    "KINDS",
-    "AlreadyExists",
-    "Backend",
-    "BackendError",
-    "Conflict",
-    "Gone",
-    "ListResult",
-    "Manifest",
-    "NotFound",
-    "ServerError",
-    "Timeout",
-    "TooManyRequests",
-    "Unreachable",
-    "WatchEvent",
-]
+from meshmirror.effects.backends.base import *  # noqa: F403
+from meshmirror.effects.backends.base import __all__ as __all__

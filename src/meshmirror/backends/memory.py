@@ -1,10 +1,4 @@
 """Re-exports :mod:`meshmirror.effects.backends.memory`: its stable import path."""
 
-from meshmirror.effects.backends.memory import (
-    DEFAULT_FAULTS,
-    FakeCluster,
-    Faults,
-    Invalid,
-)
-
-__all__ = ["DEFAULT_FAULTS", "FakeCluster", "Faults", "Invalid"]
+from meshmirror.effects.backends.memory import *  # noqa: F403
+from meshmirror.effects.backends.memory import __all__ as __all__

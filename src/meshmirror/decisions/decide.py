@@ -96,6 +96,16 @@ class Write:
         return update_manifest(self.planned, self.current)
 
 
+def _switches_headlessness(current: Service | Endpoints, planned: PlannedObject | None) -> bool:
+    """Whether ``current`` becoming ``planned`` is a Service switching headlessness,
+    which takes a delete and a create (``clusterIP`` is immutable)."""
+    return (
+        isinstance(current, Service)
+        and isinstance(planned, Service)
+        and current.headless != planned.headless
+    )
+
+
 def held(
     source: ClusterState,
     planned: Callable[[ObjectRef], PlannedObject | None],
@@ -136,9 +146,8 @@ def held(
             if not claimed:
                 out[obj.ref] = cluster
             elif (
-                isinstance(obj, Service)
-                and isinstance(want, Service)
-                and want.headless != obj.headless
+                _switches_headlessness(obj, want)
+                and want is not None
                 and want.labels.get(s.cluster_name_label) in unread
             ):
                 # Switching headlessness takes a delete and a create (clusterIP is
@@ -204,11 +213,7 @@ def writes(
         out.append(Write("create", obj.ref, planned=obj))
     for u in sorted(updates, key=lambda u: (_KIND_ORDER[u.ref.kind], u.ref)):
         after, before = u.after, u.before
-        if (
-            isinstance(after, Service)
-            and isinstance(before, Service)
-            and after.headless != before.headless
-        ):
+        if _switches_headlessness(before, after):
             out.append(Write("delete", u.ref, current=before))
             out.append(Write("create", u.ref, planned=after))
         else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -25,6 +25,8 @@ from meshmirror.values.model import (
     AnyObject,
     ClusterState,
     Endpoints,
+    EndpointSubset,
+    FrozenMap,
     Namespace,
     ObjectRef,
     Service,
@@ -72,6 +74,9 @@ class Update:
         return out
 
 
+_HTML_ROWS = 50  # the changes Changes._repr_html_ shows
+
+
 @attrs.frozen
 class Changes:
     """What it takes to reach a plan; each tuple sorted by (kind, namespace, name)."""
@@ -86,14 +91,14 @@ class Changes:
     def __len__(self) -> int:
         return len(self.creates) + len(self.updates) + len(self.deletes)
 
-    def describe(self) -> str:
+    def text(self) -> str:
         """A readable diff: ``+`` create, ``~`` update (with each changed field),
-        ``-`` delete.
+        ``-`` delete (what ``meshmirror diff`` prints; ``describe()`` is the same).
 
         >>> from meshmirror.values.model import Service, ServicePort
         >>> svc = Service("shop", "web-east", ports=[ServicePort(80)],
         ...               labels={"mirror.linkerd.io/mirrored-service": "true"})
-        >>> print(Changes(creates=(svc,)).describe())
+        >>> print(Changes(creates=(svc,)).text())
         + Service shop/web-east
         """
         lines: list[str] = []
@@ -106,8 +111,11 @@ class Changes:
             lines.append(f"- {obj.ref}")
         return "\n".join(lines)
 
+    # Its first name; every result type now spells its text view ``text()``.
+    describe = text
+
     def __str__(self) -> str:
-        return self.describe() or "no changes"
+        return self.text() or "no changes"
 
     def __repr__(self) -> str:
         if not self:
@@ -129,7 +137,14 @@ class Changes:
         for obj in self.deletes:
             rows.append(["delete", obj.kind, obj.namespace, obj.name, "-"])
         head = f"<p><strong>{html.escape(repr(self))}</strong></p>"
-        return head + (html_table(rows) if self else "")
+        if not self:
+            return head
+        # A notebook shows a page, not thousands of rows: describe() has every change.
+        more = len(self) - _HTML_ROWS
+        if more > 0:
+            rows = rows[: 1 + _HTML_ROWS]
+            rows.append([f"... and {more} more changes (describe() lists all)", "", "", "", ""])
+        return head + html_table(rows, footer=more > 0)
 
 
 class _Absent:
@@ -165,54 +180,50 @@ def _comparable_manifest(obj: Service | Endpoints) -> dict[str, Any]:
     return doc
 
 
-def _normal_service(s: Service) -> Service:
-    # Keep only what the service mirror writes, with the API server's defaults applied.
-    return Service(
-        namespace=s.namespace,
-        name=s.name,
-        labels=s.labels,
-        annotations=s.annotations,
-        ports=tuple(attrs.evolve(p, target_port=p.effective_target_port) for p in s.ports),
-        type=s.type,
-        cluster_ip="None" if s.headless else None,
-        session_affinity=None if s.effective_session_affinity == "None" else s.session_affinity,
-        selector=s.selector or None,
-        external_name=s.external_name,
-    )
+# The one rule of what a comparison looks at: what the service mirror writes, the API
+# server's defaults applied; server-assigned fields and IGNORED_ANNOTATIONS left out.
+# `same` compares these forms (diff runs it once per planned object, so without building
+# objects); `_normal` builds objects from them (for Update.fields).
 
 
-def _normal_endpoints(e: Endpoints) -> Endpoints:
-    return Endpoints(
-        namespace=e.namespace,
-        name=e.name,
-        labels=e.labels,
-        annotations=e.annotations,
-        subsets=e.subsets,
-    )
-
-
-def _normal(obj: Service | Endpoints) -> Service | Endpoints:
-    return _normal_service(obj) if isinstance(obj, Service) else _normal_endpoints(obj)
-
-
-def same(planned: AnyObject, actual: AnyObject) -> bool:
-    """Whether ``actual`` already is ``planned``, semantically (server fields and
-    defaults ignored)."""
-    if isinstance(planned, Namespace):
-        return isinstance(actual, Namespace)
-    if isinstance(planned, Service) and isinstance(actual, Service):
-        return _same_service(planned, actual)
-    if isinstance(planned, Endpoints) and isinstance(actual, Endpoints):
-        return _same_endpoints(planned, actual)
-    return False
-
-
-# What _normal_service / _normal_endpoints equality says, field by field, without
-# building the normal forms (diff runs this once per planned object).
-
-
-def _port_form(p: ServicePort) -> tuple[object, ...]:
+def _port_form(p: ServicePort) -> tuple[int, str, str, int | str, int | None, str | None]:
+    # ServicePort's fields, in order, with targetPort defaulted.
     return (p.port, p.name, p.protocol, p.effective_target_port, p.node_port, p.app_protocol)
+
+
+_ServiceForm: TypeAlias = tuple[
+    str,
+    str,
+    FrozenMap[str],
+    Mapping[str, str],
+    str,
+    str | None,
+    str | None,
+    FrozenMap[str] | None,
+    str | None,
+]
+
+
+def _service_form(s: Service) -> _ServiceForm:
+    # Service's fields but `ports` (see `_port_form`), in order.
+    return (
+        s.namespace,
+        s.name,
+        s.labels,
+        _annotations(s),
+        s.type,
+        "None" if s.headless else None,
+        None if s.effective_session_affinity == "None" else s.session_affinity,
+        s.selector or None,
+        s.external_name,
+    )
+
+
+def _endpoints_form(
+    e: Endpoints,
+) -> tuple[str, str, FrozenMap[str], Mapping[str, str], tuple[EndpointSubset, ...]]:
+    # Endpoints' fields, in order, up to the server-assigned ones.
+    return (e.namespace, e.name, e.labels, _annotations(e), e.subsets)
 
 
 def _same_ports(a: tuple[ServicePort, ...], b: tuple[ServicePort, ...]) -> bool:
@@ -223,33 +234,31 @@ def _same_ports(a: tuple[ServicePort, ...], b: tuple[ServicePort, ...]) -> bool:
     return all(x is y or _port_form(x) == _port_form(y) for x, y in zip(a, b, strict=True))
 
 
-def _affinity(s: Service) -> str | None:
-    return None if s.effective_session_affinity == "None" else s.session_affinity
-
-
-def _same_service(a: Service, b: Service) -> bool:
-    return (
-        a.namespace == b.namespace
-        and a.name == b.name
-        and a.labels == b.labels
-        and _annotations(a) == _annotations(b)
-        and _same_ports(a.ports, b.ports)
-        and a.type == b.type
-        and a.headless == b.headless
-        and _affinity(a) == _affinity(b)
-        and (a.selector or None) == (b.selector or None)
-        and a.external_name == b.external_name
+def _normal(obj: Service | Endpoints) -> Service | Endpoints:
+    """``obj`` as the comparison sees it: equal normal forms are :func:`same`."""
+    if isinstance(obj, Endpoints):
+        return Endpoints(*_endpoints_form(obj))
+    ns, name, labels, annotations, type_, cluster_ip, affinity, selector, external = _service_form(
+        obj
+    )
+    ports = tuple(ServicePort(*_port_form(p)) for p in obj.ports)
+    return Service(
+        ns, name, labels, annotations, ports, type_, cluster_ip, affinity, selector, external
     )
 
 
-def _same_endpoints(a: Endpoints, b: Endpoints) -> bool:
-    return (
-        a.namespace == b.namespace
-        and a.name == b.name
-        and a.labels == b.labels
-        and _annotations(a) == _annotations(b)
-        and a.subsets == b.subsets
-    )
+def same(planned: AnyObject, actual: AnyObject) -> bool:
+    """Whether ``actual`` already is ``planned``, semantically (server fields and
+    defaults ignored)."""
+    if isinstance(planned, Namespace):
+        return isinstance(actual, Namespace)
+    if isinstance(planned, Service) and isinstance(actual, Service):
+        return _service_form(planned) == _service_form(actual) and _same_ports(
+            planned.ports, actual.ports
+        )
+    if isinstance(planned, Endpoints) and isinstance(actual, Endpoints):
+        return _endpoints_form(planned) == _endpoints_form(actual)
+    return False
 
 
 def owned_objects(state: ClusterState, scheme: Scheme = LINKERD) -> Iterator[Service | Endpoints]:

@@ -17,11 +17,11 @@ meshmirror computes it from the current members alone (docs/design.md, section 5
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import attrs
 
-from meshmirror.decisions.mirror import filter_annotations, filter_labels
+from meshmirror.decisions.mirror import filter_annotations, filter_labels, mirrored_ports
 from meshmirror.formats.manifest import parse_timestamp
 from meshmirror.values.codes import Conflict, ConflictCode, Skip, SkipCode
 from meshmirror.values.labels import Selector
@@ -107,36 +107,45 @@ def _describe_ports(ports: Sequence[ServicePort]) -> str:
     return ", ".join(f"{p.name or '-'}/{p.protocol}/{p.port}" for p in ports) or "none"
 
 
+def _ports_of(s: Service) -> tuple[tuple[str, str, int], ...]:
+    return _port_key(s.ports)
+
+
+def _ports_shown(s: Service) -> str:
+    return _describe_ports(s.ports)
+
+
+def _type(s: Service) -> str:
+    return s.type
+
+
+def _affinity(s: Service) -> str:
+    return s.effective_session_affinity
+
+
+# What federated members must agree on: (code, what, the compared value, how it reads).
+_ASPECTS: tuple[
+    tuple[ConflictCode, str, Callable[[Service], object], Callable[[Service], str]], ...
+] = (
+    (ConflictCode.PORT_CONFLICT, "ports", _ports_of, _ports_shown),
+    (ConflictCode.TYPE_CONFLICT, "type", _type, _type),
+    (ConflictCode.SESSION_AFFINITY_CONFLICT, "session affinity", _affinity, _affinity),
+)
+
+
 def _conflicts(ref: ObjectRef, members: Sequence[Member]) -> list[Conflict]:
     if len(members) < 2:
         return []  # a lone member disagrees with nobody
     winner = members[0]
     w = winner.service
     where = f"federated Service {ref.namespace}/{ref.name}"
-    checks: list[tuple[ConflictCode, str, object]] = [
-        (ConflictCode.PORT_CONFLICT, "ports", _port_key(w.ports)),
-        (ConflictCode.TYPE_CONFLICT, "type", w.type),
-        (ConflictCode.SESSION_AFFINITY_CONFLICT, "session affinity", w.effective_session_affinity),
-    ]
     out = []
-    for code, what, expected in checks:
-
-        def value(m: Member, what: str = what) -> object:
-            s = m.service
-            if what == "ports":
-                return _port_key(s.ports)
-            return s.type if what == "type" else s.effective_session_affinity
-
-        def show(m: Member, what: str = what) -> str:
-            s = m.service
-            if what == "ports":
-                return _describe_ports(s.ports)
-            return s.type if what == "type" else s.effective_session_affinity
-
-        differ = [m for m in members[1:] if value(m) != expected]
+    for code, what, value, show in _ASPECTS:
+        expected = value(w)
+        differ = [m for m in members[1:] if value(m.service) != expected]
         if not differ:
             continue
-        names = ", ".join(f"{m.entry} ({show(m)})" for m in differ)
+        names = ", ".join(f"{m.entry} ({show(m.service)})" for m in differ)
         out.append(
             Conflict(
                 code,
@@ -144,7 +153,7 @@ def _conflicts(ref: ObjectRef, members: Sequence[Member]) -> list[Conflict]:
                 tuple(m.entry for m in differ),
                 winner.entry,
                 f"{where}: {names} {'disagrees' if len(differ) == 1 else 'disagree'} on "
-                f"{what} with the winner {winner.entry} ({show(winner)}); the federated "
+                f"{what} with the winner {winner.entry} ({show(w)}); the federated "
                 f"Service takes the winner's {what}, so traffic may reach a member on "
                 "something it does not serve. Make the members agree",
             )
@@ -281,12 +290,7 @@ def federate(
             name=fed_name,
             labels=labels,
             annotations=annotations,
-            ports=tuple(
-                ServicePort(
-                    p.port, name=p.name, protocol=p.protocol, target_port=p.effective_target_port
-                )
-                for p in winner.service.ports
-            ),
+            ports=mirrored_ports(winner.service.ports),
         )
         federation = Federation(ref, tuple(members))
         planned.append((federation, service))

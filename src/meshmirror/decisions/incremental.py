@@ -3,8 +3,10 @@ in time that does not grow with the topology.
 
 Pure (docs/design.md, section 1): no I/O, clock, randomness, threads or module-level state. The
 index is the caller's state, passed explicitly and advanced in place by :func:`replan`
-and :meth:`PlanIndex.applied` (copying it per event would cost what a full plan costs);
-the same index and the same change always give the same Changes.
+and :meth:`PlanIndex.applied` (copying it per event would cost what a full plan costs):
+its working copies of the states are a private mutable kind of state (``_Working``),
+never a :class:`~meshmirror.values.model.ClusterState` value, which is immutable. The
+same index and the same change always give the same Changes.
 
 A :class:`PlanIndex` holds what :func:`meshmirror.decisions.plan.plan` computes, kept by key:
 every candidate unit (a mirror with its Endpoints, a federated Service) by
@@ -126,27 +128,47 @@ class RemoteChange:
         return cls(cluster, kind, namespace, name, None)
 
 
-def _own_copy(state: ClusterState) -> ClusterState:
+class _Working(ClusterState):
+    """A PlanIndex's working copy of a cluster, over plain dicts that only the index
+    changes, in place: a new (shared-structure) state per event would cost about what
+    the event does. It is what the planner's functions read (a ClusterState to them),
+    but it is not a value: unhashable, equal to no state, and never handed out
+    (:attr:`PlanIndex.source` and :meth:`PlanIndex.remote` give frozen snapshots)."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        raise TypeError("a PlanIndex's working copy changes: take a snapshot() to hash")
+
+    def snapshot(self) -> ClusterState:
+        """The state as it is now, as an immutable :class:`ClusterState`."""
+        return ClusterState(
+            self.name, self.namespaces, self.services, self.endpoints, self.links, self.config_maps
+        )
+
+
+def _own_copy(state: ClusterState) -> _Working:
     """The same state over fresh dicts, which only the index changes."""
-    return ClusterState(
-        name=state.name,
-        namespaces=dict(state.namespaces),
-        services=dict(state.services),
-        endpoints=dict(state.endpoints),
-        links=dict(state.links),
-        config_maps=dict(state.config_maps),
-    )
+    working = object.__new__(_Working)
+    put = object.__setattr__  # ClusterState's converters would freeze the dicts
+    put(working, "name", state.name)
+    put(working, "namespaces", dict(state.namespaces))
+    put(working, "services", dict(state.services))
+    put(working, "endpoints", dict(state.endpoints))
+    put(working, "links", dict(state.links))
+    put(working, "config_maps", dict(state.config_maps))
+    return working
 
 
 def _services(state: ClusterState) -> dict[tuple[str, str], Service]:
     table = state.services
-    assert isinstance(table, dict)  # an index's own copy (_own_copy)
+    assert type(table) is dict  # an index's own copy (_own_copy), not a frozen table
     return table
 
 
 def _endpoints(state: ClusterState) -> dict[tuple[str, str], Endpoints]:
     table = state.endpoints
-    assert isinstance(table, dict)
+    assert type(table) is dict
     return table
 
 
@@ -282,12 +304,15 @@ class PlanIndex:
 
     @property
     def source(self) -> ClusterState:
-        """The source as the index sees it (with the writes it was told about)."""
-        return self._source
+        """The source as the index sees it (with the writes it was told about): a
+        snapshot, a copy of the index's own tables."""
+        return self._source.snapshot()
 
     def remote(self, cluster: str) -> ClusterState | None:
-        """Remote ``cluster`` as the index sees it (with the changes it was given)."""
-        return self._remotes.get(cluster)
+        """Remote ``cluster`` as the index sees it (with the changes it was given): a
+        snapshot, a copy of the index's own tables."""
+        remote = self._remotes.get(cluster)
+        return None if remote is None else remote.snapshot()
 
     def objects(self) -> list[PlannedObject]:
         """Every planned object, sorted by (kind, namespace, name): ``plan(...).objects``
@@ -314,7 +339,7 @@ class PlanIndex:
         src = self._source
         services, endpoints = _services(src), _endpoints(src)
         namespaces = src.namespaces
-        assert isinstance(namespaces, dict)
+        assert type(namespaces) is dict
         for obj in (*changes.creates, *(u.after for u in changes.updates)):
             if isinstance(obj, Namespace):
                 namespaces[obj.name] = obj

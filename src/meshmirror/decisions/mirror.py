@@ -288,41 +288,63 @@ def gateway_drop_skips(link: Link, gateway: Gateway, cluster: str) -> list[Skip]
     ]
 
 
-def _excluded(key: str, exclusions: Sequence[str]) -> bool:
-    for entry in exclusions:
-        # `prefix/*` is a plain string prefix, as in Linkerd (example.com/* drops
-        # example.community/x too).
-        if entry.endswith("/*"):
-            if key.startswith(entry[:-2]):
-                return True
-        elif key == entry:
-            return True
-    return False
+# A remote label or annotation map to the part of it a mirror copies.
+_KeyFilter: TypeAlias = Callable[[Mapping[str, str]], dict[str, str]]
 
 
-def _exclusion_check(exclusions: Sequence[str]) -> Callable[[str], bool]:
-    """``_excluded(key, exclusions)`` as one set lookup and one ``startswith``."""
-    exact = frozenset(e for e in exclusions if not e.endswith("/*"))
-    prefixes = tuple(e[:-2] for e in exclusions if e.endswith("/*"))
-    return lambda key: key in exact or key.startswith(prefixes)
-
-
-def _reserved_check(scheme: Scheme) -> Callable[[str], bool]:
-    """``scheme.is_reserved``, as a plain ``str.startswith`` when not overridden."""
+def _key_filter(excluded: Sequence[str], scheme: Scheme, dropped: Iterable[str] = ()) -> _KeyFilter:
+    """The one rule of which keys a mirror copies, built once per Link: not reserved by
+    ``scheme``, not in ``dropped``, not excluded by the Link (``excluded``). An entry
+    ``prefix/*`` is a plain string prefix, as in Linkerd (``example.com/*`` drops
+    ``example.community/x`` too); any other entry is one key."""
+    exact = frozenset(dropped)
+    prefixes: tuple[str, ...] = ()
+    if excluded:
+        exact |= {e for e in excluded if not e.endswith("/*")}
+        prefixes = tuple([e[:-2] for e in excluded if e.endswith("/*")])
     if type(scheme).is_reserved is Scheme.is_reserved:
-        prefixes = scheme.reserved_prefixes
-        return lambda key: key.startswith(prefixes)
-    return scheme.is_reserved
+        # Reserved keys are plain prefixes: one ``startswith`` tests them all.
+        prefixes = scheme.reserved_prefixes + prefixes
+        if not exact:
+            return lambda m: {k: v for k, v in m.items() if not k.startswith(prefixes)}
+        return lambda m: {
+            k: v for k, v in m.items() if k not in exact and not k.startswith(prefixes)
+        }
+    reserved = scheme.is_reserved
+    return lambda m: {
+        k: v
+        for k, v in m.items()
+        if k not in exact and not k.startswith(prefixes) and not reserved(k)
+    }
+
+
+def _label_filter(excluded: Sequence[str], scheme: Scheme) -> _KeyFilter:
+    """:func:`filter_labels` for one Link's ``excluded`` labels, built once."""
+    return _key_filter(excluded, scheme)
+
+
+def _annotation_filter(excluded: Sequence[str], scheme: Scheme) -> _KeyFilter:
+    """:func:`filter_annotations` for one Link's ``excluded`` annotations, built once."""
+    keep = _key_filter(excluded, scheme, scheme.topology_annotations)
+    opaque_key = scheme.opaque_ports_annotation
+
+    def kept(annotations: Mapping[str, str]) -> dict[str, str]:
+        if not annotations:
+            return {}
+        out = keep(annotations)
+        opaque = annotations.get(opaque_key)
+        if opaque is not None:
+            out[opaque_key] = opaque
+        return out
+
+    return kept
 
 
 def filter_labels(
     labels: Mapping[str, str], excluded: Sequence[str], scheme: Scheme
 ) -> dict[str, str]:
     """Remote labels a mirror copies: not reserved, not excluded by the Link."""
-    reserved = _reserved_check(scheme)
-    if excluded:
-        return {k: v for k, v in labels.items() if not reserved(k) and not _excluded(k, excluded)}
-    return {k: v for k, v in labels.items() if not reserved(k)}
+    return _label_filter(excluded, scheme)(labels)
 
 
 def filter_annotations(
@@ -330,19 +352,7 @@ def filter_annotations(
 ) -> dict[str, str]:
     """Remote annotations a mirror copies: not topology hints, not reserved, not
     excluded by the Link; ``config.linkerd.io/opaque-ports`` always kept."""
-    if not annotations:
-        return {}
-    reserved = _reserved_check(scheme)
-    topology = scheme.topology_annotations
-    out = {
-        k: v
-        for k, v in annotations.items()
-        if k not in topology and not reserved(k) and not (excluded and _excluded(k, excluded))
-    }
-    opaque = annotations.get(scheme.opaque_ports_annotation)
-    if opaque is not None:
-        out[scheme.opaque_ports_annotation] = opaque
-    return out
+    return _annotation_filter(excluded, scheme)(annotations)
 
 
 def _mirror_port(p: ServicePort) -> ServicePort:
@@ -353,8 +363,10 @@ def _mirror_port(p: ServicePort) -> ServicePort:
     )
 
 
-def _mirror_ports(ports: Sequence[ServicePort]) -> tuple[ServicePort, ...]:
-    # name, protocol, port, targetPort only (Linkerd's remapRemoteServicePorts).
+def mirrored_ports(ports: Sequence[ServicePort]) -> tuple[ServicePort, ...]:
+    """The ports a mirror (or a federated Service) of a remote Service with ``ports``
+    has: name, protocol, port and targetPort (defaulted) only, as Linkerd's
+    ``remapRemoteServicePorts``; a port already in that form is shared."""
     return tuple([_mirror_port(p) for p in ports])
 
 
@@ -425,7 +437,7 @@ class Pool:
             return hit[1]
         found = self._ports.get(ports)
         if found is None:
-            found = self._ports[ports] = _mirror_ports(ports)
+            found = self._ports[ports] = mirrored_ports(ports)
         if len(self._ids) >= 65536:
             self._ids.clear()  # an index lives long: keep the cache bounded
         self._ids[id(ports)] = (ports, found)
@@ -466,17 +478,6 @@ class Pool:
         return found
 
 
-def _gateway_subsets(
-    gateway: Gateway, ports: Sequence[ServicePort], ready: bool
-) -> tuple[EndpointSubset, ...]:
-    assert gateway.port is not None
-    addresses = tuple(EndpointAddress(ip) for ip in gateway.addresses)
-    eports = tuple(EndpointPort(gateway.port, name=p.name, protocol=p.protocol) for p in ports)
-    if ready:
-        return (EndpointSubset(addresses=addresses, ports=eports),)
-    return (EndpointSubset(not_ready_addresses=addresses, ports=eports),)
-
-
 def _sorted_map(data: dict[str, str]) -> FrozenMap[str]:
     return frozen_sorted(sorted(data.items()))
 
@@ -488,13 +489,13 @@ class LinkContext:
 
     __slots__ = (
         "_addresses",
+        "_annotations_kept",
         "_discovers",
-        "_excluded_labels",
         "_exports",
         "_fq_before_rv",
         "_fq_first",
+        "_labels_kept",
         "_pool",
-        "_reserved",
         "_shared",
         "_subsets",
         "enable_headless",
@@ -530,8 +531,8 @@ class LinkContext:
         self.link_ref = link.ref
         self._exports = linkerd_selector(link.selector)
         self._discovers = linkerd_selector(link.remote_discovery_selector)
-        self._reserved = _reserved_check(scheme)
-        self._excluded_labels = _exclusion_check(link.excluded_labels)
+        self._labels_kept = _label_filter(link.excluded_labels, scheme)
+        self._annotations_kept = _annotation_filter(link.excluded_annotations, scheme)
         # id(remote ports tuple) -> (that tuple, mirrored ports, gateway subsets)
         self._shared: dict[int, tuple[Any, Any, Any]] = {}
         self._pool = Pool() if pool is None else pool
@@ -554,18 +555,21 @@ class LinkContext:
     def skip(self, code: SkipCode, svc: Service, message: str) -> Skip:
         return Skip(code, svc.ref, message, cluster=self.target)
 
+    def gateway_skip(self, svc: Service, what: str, how: str) -> Skip:
+        """The skip of ``svc`` (a ``what``, ``how``) when this Link's gateway is not
+        usable."""
+        gw = self.gateway
+        assert gw.code is not None
+        return self.skip(
+            gw.code,
+            svc,
+            f"{what} {svc.namespace}/{svc.name} in cluster {self.target} is {how}, "
+            f"but {gw.problem}",
+        )
+
     def service_labels(self, svc: Service, discovery: bool) -> dict[str, str]:
         s = self.scheme
-        excluded = self.link.excluded_labels
-        reserved = self._reserved
-        if excluded:
-            is_excluded = self._excluded_labels
-            labels = {k: v for k, v in svc.labels.items() if not reserved(k) and not is_excluded(k)}
-        elif type(s).is_reserved is Scheme.is_reserved:
-            prefixes = s.reserved_prefixes
-            labels = {k: v for k, v in svc.labels.items() if not k.startswith(prefixes)}
-        else:
-            labels = {k: v for k, v in svc.labels.items() if not reserved(k)}
+        labels = self._labels_kept(svc.labels)
         labels[s.mirrored_service_label] = s.true_value
         labels[s.cluster_name_label] = self.target
         if discovery:
@@ -578,21 +582,7 @@ class LinkContext:
 
     def service_annotations(self, svc: Service, fq_name: str | None = None) -> dict[str, str]:
         s = self.scheme
-        remote = svc.annotations
-        excluded = self.link.excluded_annotations
-        if not remote:
-            annotations: dict[str, str] = {}
-        elif excluded or type(s).is_reserved is not Scheme.is_reserved:
-            annotations = filter_annotations(remote, excluded, s)
-        else:
-            topology = s.topology_annotations
-            prefixes = s.reserved_prefixes
-            annotations = {
-                k: v for k, v in remote.items() if k not in topology and not k.startswith(prefixes)
-            }
-            opaque = remote.get(s.opaque_ports_annotation)
-            if opaque is not None:
-                annotations[s.opaque_ports_annotation] = opaque
+        annotations = self._annotations_kept(svc.annotations)
         annotations[s.remote_svc_fq_name_annotation] = fq_name or self.fq_name(svc)
         annotations[s.remote_resource_version_annotation] = svc.resource_version
         return annotations
@@ -687,15 +677,8 @@ def _name_skip(ctx: LinkContext, svc: Service, name: str, what: str) -> Skip | N
 
 
 def _gateway_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate | Skip:
-    gw = ctx.gateway
-    if not gw.usable:
-        assert gw.code is not None
-        return ctx.skip(
-            gw.code,
-            svc,
-            f"Service {svc.namespace}/{svc.name} in cluster {ctx.target} is "
-            f"exported in gateway mode, but {gw.problem}",
-        )
+    if not ctx.gateway.usable:
+        return ctx.gateway_skip(svc, "Service", "exported in gateway mode")
     namespace = svc.namespace
     remote_eps = ctx.remote.endpoints.get((namespace, svc.name))
     fq_name = ctx.fq_name(svc)
@@ -751,15 +734,9 @@ def _headless_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate 
     named = any(a.hostname for s in eps.subsets for a in (*s.addresses, *s.not_ready_addresses))
     if not named:
         return None  # Deployment pods: an ordinary ClusterIP mirror (linkerd2 #10916)
-    gw = ctx.gateway
-    if not gw.usable:
-        assert gw.code is not None
-        return ctx.skip(
-            gw.code,
-            svc,
-            f"headless Service {svc.namespace}/{svc.name} in cluster "
-            f"{ctx.target} is mirrored through the gateway, but {gw.problem}",
-        )
+    if not ctx.gateway.usable:
+        return ctx.gateway_skip(svc, "headless Service", "mirrored through the gateway")
+    _, ports, gateway_subsets = ctx.shared(svc.ports)
     s = ctx.scheme
     pods: list[Service | Endpoints] = []
     skips: list[Skip] = []
@@ -817,7 +794,7 @@ def _headless_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate 
                         ),
                         s.remote_svc_fq_name_annotation: fq,
                     },
-                    ports=_mirror_ports(svc.ports),
+                    ports=ports,
                 )
             )
             pods.append(
@@ -826,7 +803,7 @@ def _headless_candidate(ctx: LinkContext, svc: Service, name: str) -> Candidate 
                     name=pod_name,
                     labels=labels,
                     annotations=ctx.gateway_endpoints_annotations(fq),
-                    subsets=_gateway_subsets(gw, svc.ports, ctx.gateway_alive),
+                    subsets=gateway_subsets,
                 )
             )
         if addresses:

@@ -223,7 +223,7 @@ class Unit(NamedTuple):
         return self.federation
 
     @property
-    def label(self) -> str:
+    def description(self) -> str:
         """What the unit is, for messages (made only when one is needed)."""
         return _describe(self.owner)
 
@@ -446,7 +446,7 @@ def admit(
     ):
         return skip(
             SkipCode.NAMESPACE_MISSING,
-            f"{unit.label} is not planned: namespace {unit.namespace!r} does not exist "
+            f"{unit.description} is not planned: namespace {unit.namespace!r} does not exist "
             f"in cluster {source.name}; create it (or enable namespace creation)",
         )
     keys = unit.keys
@@ -455,15 +455,15 @@ def admit(
         if taken is not None:
             return skip(
                 SkipCode.NAME_COLLISION,
-                f"{unit.label} is not planned: its name is already taken by {_describe(taken)}; "
-                "rename one of them",
+                f"{unit.description} is not planned: its name is already taken by "
+                f"{_describe(taken)}; rename one of them",
             )
     for key in keys:
         blocker = _blocking(source, key, scheme)
         if blocker is not None:
             return skip(
                 SkipCode.NOT_OWNED,
-                f"{unit.label} is not planned: {blocker} already exists in cluster "
+                f"{unit.description} is not planned: {blocker} already exists in cluster "
                 f"{source.name} without the {scheme.mirrored_service_label} label, and "
                 "meshmirror never touches what it does not own; rename or remove it",
             )

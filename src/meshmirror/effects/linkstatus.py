@@ -19,7 +19,13 @@ from typing import Any
 
 from meshmirror.decisions.plan import Plan, PlanOptions
 from meshmirror.decisions.status import StatusIndex, rfc3339, same_status
-from meshmirror.effects.backends.base import Backend, BackendError, Conflict, Manifest, NotFound
+from meshmirror.effects.backends.base import (
+    Backend,
+    BackendError,
+    Manifest,
+    NotFound,
+    WriteConflict,
+)
 from meshmirror.values.model import ClusterState, Link, ObjectRef
 from meshmirror.values.scheme import LINKERD, Scheme
 
@@ -115,7 +121,7 @@ class LinkStatusWriter:
             result = "ok"
             try:
                 stored = update(body)
-            except (Conflict, NotFound):
+            except (WriteConflict, NotFound):
                 result = "conflict"  # changed or gone meanwhile: the next sync decides
             except BackendError as err:
                 result = "error"

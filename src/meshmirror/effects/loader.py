@@ -32,16 +32,23 @@ from meshmirror.formats.manifest import (
     cluster_state_sharing,
     iter_documents,
 )
-from meshmirror.values.model import ClusterState
+from meshmirror.values.model import ArgumentError, ClusterState
+from meshmirror.views.topology import Topology, TopologyError
 
 __all__ = [
+    "DUMP_COMMAND",
     "YAML_LOADER",
+    "EmptyDumpError",
     "GcMode",
     "LoadError",
     "cluster_states",
     "dump_files",
+    "dump_json",
+    "dump_yaml",
     "load_cluster",
+    "load_clusters",
     "load_documents",
+    "load_topology",
     "load_yaml_file",
     "paused_gc",
 ]
@@ -384,3 +391,93 @@ def cluster_states(
     cache: dict[Any, Any] = {}  # equal ports and port tuples, shared by all
     with paused_gc(gc_mode):
         return {name: cluster_state_sharing(name, d, cache) for name, d in docs.items()}
+
+
+#: The ``kubectl get`` that makes a dump meshmirror reads (JSON: the fast path).
+DUMP_COMMAND = "kubectl get namespaces,services,endpoints,links.multicluster.linkerd.io -A -o json"
+
+
+class EmptyDumpError(LoadError):
+    """A path that holds no object the planner reads (no Namespace, Service, Endpoints,
+    EndpointSlice or Link): usually a wrong path or a dump of the wrong kinds. ``cluster``
+    names the cluster it was given for."""
+
+    def __init__(self, path: str, problem: str, cluster: str) -> None:
+        super().__init__(path, problem)
+        self.cluster = cluster
+
+
+def _empty(state: ClusterState) -> bool:
+    return not (
+        state.namespaces or state.services or state.endpoints or state.links or state.config_maps
+    )
+
+
+def load_clusters(
+    paths: Mapping[str, str | os.PathLike[str]],
+    *,
+    source: str,
+    allow_empty: bool = False,
+    progress: TextIO | None = None,
+) -> tuple[ClusterState, dict[str, ClusterState]]:
+    """The source's state and every other cluster's, each from its dump (a file or a
+    directory, as :func:`load_cluster` reads it): what :func:`meshmirror.plan` takes.
+
+    A dump holding no object is an :class:`EmptyDumpError` unless ``allow_empty``;
+    ``source`` missing from ``paths`` is an
+    :class:`~meshmirror.values.model.ArgumentError`.
+
+    >>> west, remotes = load_clusters(
+    ...     {"west": "examples/topology/west.yaml", "east": "examples/topology/east.yaml"},
+    ...     source="west")
+    >>> west.name, sorted(remotes)
+    ('west', ['east'])
+    """
+    if source not in paths:
+        raise ArgumentError(
+            "source", source, f"one of the clusters given ({', '.join(sorted(paths))})"
+        )
+    states: dict[str, ClusterState] = {}
+    for name, path in paths.items():
+        state = load_cluster(name, path, progress=progress)
+        if _empty(state) and not allow_empty:
+            if Path(path).is_dir() and not dump_files(path):
+                what = "a directory without any *.yaml, *.yml or *.json file"
+            else:
+                what = (
+                    "holds no Namespace, Service, Endpoints, EndpointSlice or Link (an empty "
+                    "file, `items: []` or `items: null`, or only other kinds)"
+                )
+            raise EmptyDumpError(os.fspath(path), what, name)
+        states[name] = state
+    src = states.pop(source)
+    return src, states
+
+
+def load_topology(path: str | os.PathLike[str] | None) -> Topology:
+    """The topology file at ``path`` (one YAML or JSON document, see
+    :class:`~meshmirror.views.topology.Topology`); every default when ``path`` is None.
+    A malformed file is a :class:`LoadError` naming the file and the key.
+
+    >>> load_topology("examples/topology/topology.yaml").same_pod_network("west", "east")
+    True
+    """
+    if path is None:
+        return Topology()
+    docs = [d for d in load_yaml_file(path) if d is not None]
+    try:
+        if len(docs) > 1:
+            raise TopologyError(f"must be one document, not {len(docs)}")
+        return Topology.from_dict(docs[0] if docs else None)
+    except TopologyError as exc:
+        raise LoadError(os.fspath(path), str(exc)) from None
+
+
+def dump_yaml(doc: Any) -> str:
+    """``doc`` as block-style YAML, keys in their order (what ``plan -o yaml`` prints)."""
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def dump_json(doc: Any) -> str:
+    """``doc`` as indented JSON with a final newline (what ``-o json`` prints)."""
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -74,10 +74,10 @@ from meshmirror.effects.backends.base import (
     AlreadyExists,
     Backend,
     BackendError,
-    Conflict,
     Manifest,
     NotFound,
     Unreachable,
+    WriteConflict,
 )
 from meshmirror.effects.backends.informer import (
     BadLink,
@@ -90,7 +90,15 @@ from meshmirror.effects.backends.informer import (
 from meshmirror.effects.linkstatus import LinkStatusWriter
 from meshmirror.values.codes import Conflict as PlanConflict
 from meshmirror.values.codes import Skip
-from meshmirror.values.model import ClusterState, Endpoints, Link, ObjectRef, Service
+from meshmirror.values.model import (
+    AnyObject,
+    ClusterState,
+    Endpoints,
+    Link,
+    Namespace,
+    ObjectRef,
+    Service,
+)
 from meshmirror.values.scheme import LINKERD, Scheme
 
 __all__ = [
@@ -369,6 +377,7 @@ class Reconciler:
         self._since: dict[str, float] = {}  # when each linked cluster stopped answering
         self._views: dict[str, RemoteView] = {}
         self._index: PlanIndex | None = None
+        self._state: ClusterState | None = None  # the source as cached (_source_state)
         self._index_dead: frozenset[str] = frozenset()
         self._status: dict[str, LinkStatus] = {}
         self._attempts: dict[ObjectRef, int] = {}
@@ -381,6 +390,9 @@ class Reconciler:
         self._cut_off = False
         self._last: RunReport | None = None
         self.full_runs = 0  # full comparisons made (a figure for benchmarks)
+        #: An event run followed a change since the last full comparison: the skips,
+        #: conflicts and Link status (made only by full comparisons) may be out of date.
+        self.findings_stale = False
         self.index_builds = 0
         #: Writes each Link's status after every full comparison (None: never).
         self.link_status = link_status
@@ -597,6 +609,9 @@ class Reconciler:
         report = self._write(now, _Batch(tuple(batch), views, tuple(links), bad_links), full)
         if full:
             report = self._report_plan(report, index, links, views)
+            self.findings_stale = False
+        elif names - self._retry or batch:
+            self.findings_stale = True
         return report
 
     def _report_plan(
@@ -735,6 +750,31 @@ class Reconciler:
         return views, deltas
 
     def _source_state(self) -> ClusterState:
+        """The source as cached: the last state with the keys the informers changed
+        since put in (a state is immutable, so it is not rebuilt from every cache per
+        run, which would cost a copy of the source per event)."""
+        informers = [self._src[kind] for kind in (*_SOURCE_KINDS, "Link")]
+        touched = [informer.take_touched() for informer in informers]
+        state = self._state
+        if state is None or any(t is None for t in touched):
+            self._state = state = self._read_source_state()
+            return state
+        puts: list[AnyObject] = []
+        gone: list[ObjectRef] = []
+        for informer, keys in zip(informers, touched, strict=True):
+            assert keys is not None
+            kind = informer.kind
+            for key in keys:
+                value = informer.objects.get(key)
+                if isinstance(value, (Namespace, Service, Endpoints, Link)):  # not a BadLink
+                    puts.append(value)
+                else:
+                    gone.append(ObjectRef(kind, key[0], key[1]))
+        if puts or gone:
+            self._state = state = state.replace(*puts, remove=gone)
+        return state
+
+    def _read_source_state(self) -> ClusterState:
         links = {k: v for k, v in self._src["Link"].objects.items() if isinstance(v, Link)}
         return ClusterState(
             name=self._source.name,
@@ -815,7 +855,7 @@ class Reconciler:
             what = f"{w.verb} {w.ref} in cluster {self._source.name!r}"
             errors.append((w.ref, f"{what} failed: {err.message}"))
             unsure.add(w.ref)
-            if isinstance(err, Conflict) and not isinstance(err, AlreadyExists):
+            if isinstance(err, WriteConflict) and not isinstance(err, AlreadyExists):
                 stale_index |= not self._refresh(w.ref)
             # NotFound (namespace or object gone) and AlreadyExists (taken meanwhile):
             # the caches catch up and the next run decides again.

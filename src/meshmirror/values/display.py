@@ -30,19 +30,26 @@ def text_table(rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-def html_table(rows: Sequence[Sequence[str]], *, footer: bool = False) -> str:
+def html_table(
+    rows: Sequence[Sequence[str]], *, footer: bool = False, classes: Sequence[str] = ()
+) -> str:
     """The first row as the header, the rest as data (the last one as a footer when
-    ``footer``), every cell escaped.
+    ``footer``), every cell escaped. ``classes`` gives the data rows, in order, a CSS
+    class each (``""``: none), for a status colour.
 
     >>> html_table([["kind", "name"], ["Service", "a<b"]])
     '<table><tr><th>kind</th><th>name</th></tr><tr><td>Service</td><td>a&lt;b</td></tr></table>'
+    >>> html_table([["status"], ["ok"]], classes=["ok"])
+    '<table><tr><th>status</th></tr><tr class="ok"><td>ok</td></tr></table>'
     """
 
-    def row(cells: Sequence[str], tag: str) -> str:
-        return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+    def row(cells: Sequence[str], tag: str, css: str = "") -> str:
+        start = f'<tr class="{html.escape(css)}">' if css else "<tr>"
+        return start + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
 
     body = rows[1:-1] if footer and len(rows) > 1 else rows[1:]
-    out = row(rows[0], "th") + "".join(row(r, "td") for r in body)
+    css = [*classes, *[""] * (len(body) - len(classes))]
+    out = row(rows[0], "th") + "".join(row(r, "td", c) for r, c in zip(body, css, strict=False))
     if footer and len(rows) > 1:
         out += row(rows[-1], "th")
     return f"<table>{out}</table>"

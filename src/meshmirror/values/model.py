@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, NoReturn, TypeAlias, TypeVar
 
 import attrs
@@ -44,10 +45,36 @@ __all__ = [
     "check_states",
 ]
 
+_K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-class FrozenMap(dict[str, _V]):
+class _ReadOnlyDict(dict[_K, _V]):
+    """A ``dict`` whose changing methods raise (reads stay the dict's own C methods):
+    what :class:`FrozenMap` and a :class:`ClusterState`'s tables share."""
+
+    __slots__ = ()
+    _REFUSAL = "this mapping cannot be changed"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Filled by __new__, so that calling __init__ again cannot refill one (a shared
+        # empty one included).
+        pass
+
+    def _frozen(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(self._REFUSAL)
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _frozen
+    __ior__ = _frozen
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self
+
+
+class FrozenMap(_ReadOnlyDict[str, _V]):
     """An immutable, hashable ``str``-keyed mapping (labels, annotations, data).
 
     A ``dict`` whose changing methods raise: reads are the dict's own (C) methods, and
@@ -74,16 +101,7 @@ class FrozenMap(dict[str, _V]):
             dict.update(m, sorted(items))
         return m
 
-    def __init__(self, data: Mapping[str, _V] | Iterable[tuple[str, _V]] = ()) -> None:
-        # Filled by __new__, so that calling __init__ again cannot refill a map (the
-        # shared empty one included).
-        pass
-
-    def _frozen(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("a FrozenMap cannot be changed; make a new one (e.g. m.merged({...}))")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _frozen
-    __ior__ = _frozen
+    _REFUSAL = "a FrozenMap cannot be changed; make a new one (e.g. m.merged({...}))"
 
     def __hash__(self) -> int:  # type: ignore[override]
         # Not cached: hashing a map is rare (sets of whole objects), a slot per map is not.
@@ -94,12 +112,6 @@ class FrozenMap(dict[str, _V]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (FrozenMap, (dict(self),))
-
-    def __copy__(self) -> FrozenMap[_V]:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> FrozenMap[_V]:
-        return self
 
     def to_dict(self) -> dict[str, _V]:
         """A fresh, mutable copy."""
@@ -429,20 +441,273 @@ class DuplicateObjectError(ValueError):
         self.ref = ref
 
 
+_GONE: Any = object()  # a removed key, in a _Log
+
+
+class _Table(_ReadOnlyDict[_K, _V]):
+    """A :class:`ClusterState`'s table: a ``dict`` whose changing methods raise, so a
+    state cannot change once made (reads are the dict's own C methods)."""
+
+    __slots__ = ()
+    _REFUSAL = "a ClusterState cannot be changed; make a new one (state.replace(...))"
+
+    def __new__(cls, data: Mapping[_K, _V] | None = None) -> _Table[_K, _V]:
+        t = dict.__new__(cls)
+        if data:
+            dict.update(t, data)
+        return t
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        # Order-free, as dict equality is; ClusterState caches its own hash.
+        return hash(frozenset(self.items()))
+
+    def __repr__(self) -> str:
+        return f"{{{', '.join(f'{k!r}: {v!r}' for k, v in self.items())}}}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Table, (dict(self),))
+
+
+_NO_OBJECTS: _Table[Any, Any] = _Table()
+#: A kind's table in a ClusterState, in field order.
+_TABLE_OF = MappingProxyType(
+    {"Namespace": 0, "Service": 1, "Endpoints": 2, "Link": 3, "ConfigMap": 4}
+)
+
+
+class _Log:
+    """The changes made to a :class:`_Layered` base, shared by all its versions: each
+    key's (version, value) in the order made. Only appended to by the newest version,
+    so an older version, which reads entries up to its own, never sees it change."""
+
+    __slots__ = ("changes", "head", "limit", "size")
+
+    def __init__(self, base_size: int) -> None:
+        self.changes: dict[Any, list[tuple[int, Any]]] = {}
+        self.head = 0
+        self.size = 0
+        # Past this many entries the versions are folded into a new table: a copy per
+        # base_size / 4 changes keeps both the copies and the log small.
+        self.limit = max(64, base_size >> 2)
+
+
+class _Layered(Mapping[_K, _V]):
+    """A table made from another by a few changes, sharing its structure: a frozen base
+    and the shared :class:`_Log` up to this version. What :meth:`ClusterState.replace`
+    gives for a few changes to a large table (an incremental planner's step), instead
+    of a copy; as immutable as :class:`_Table` and equal (and hashing equal) to one with
+    the same items."""
+
+    __slots__ = ("_base", "_len", "_log", "_version")
+
+    def __init__(self, base: _Table[_K, _V], log: _Log, version: int, length: int) -> None:
+        self._base = base
+        self._log = log
+        self._version = version
+        self._len = length
+
+    def get(self, key: _K, default: Any = None) -> Any:
+        changes = self._log.changes.get(key)
+        if changes is not None:
+            version = self._version
+            for at, value in reversed(changes):
+                if at <= version:
+                    return default if value is _GONE else value
+        return self._base.get(key, default)
+
+    def __getitem__(self, key: _K) -> _V:
+        value = self.get(key, _GONE)
+        if value is _GONE:
+            raise KeyError(key)
+        return value  # type: ignore[no-any-return]
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key, _GONE) is not _GONE  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[_K]:
+        return iter(self.flat())
+
+    def items(self) -> Any:
+        return self.flat().items()
+
+    def values(self) -> Any:
+        return self.flat().values()
+
+    def flat(self) -> _Table[_K, _V]:
+        """The same items in one table: the base's order, then keys added since."""
+        merged = dict(self._base)
+        version = self._version
+        for key, changes in self._log.changes.items():
+            for at, value in reversed(changes):
+                if at <= version:
+                    if value is _GONE:
+                        merged.pop(key, None)
+                    else:
+                        merged[key] = value
+                    break
+        return _Table(merged)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Layered):
+            other = other.flat()
+        return self.flat() == other
+
+    def __hash__(self) -> int:
+        return hash(self.flat())
+
+    def __repr__(self) -> str:
+        return repr(self.flat())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Table, (dict(self.flat()),))
+
+
+def _updated(table: Mapping[_K, _V], changed: Mapping[_K, Any]) -> Mapping[_K, _V]:
+    """``table`` with ``changed`` applied (a value, or _GONE to remove the key): a
+    :class:`_Layered` over it when the change is small against a large table."""
+    if type(table) is _Layered:
+        log = table._log
+        if log.head == table._version and log.size < log.limit:
+            # The newest version: each key's last entry (else the base) is its value.
+            version = log.head = table._version + 1
+            length = table._len
+            changes = log.changes
+            base = table._base
+            for key, value in changed.items():
+                entries = changes.get(key)
+                if entries is None:
+                    had = key in base
+                    changes[key] = [(version, value)]
+                else:
+                    had = entries[-1][1] is not _GONE
+                    entries.append((version, value))
+                if value is _GONE:
+                    length -= had
+                elif not had:
+                    length += 1
+            log.size += len(changed)
+            return _Layered(base, log, version, length)
+        table = table.flat()  # an older version changed again, or a long log: settle
+    assert type(table) is _Table
+    if len(table) >= 64 and len(changed) * 8 <= len(table):
+        return _updated(_Layered(table, _Log(len(table)), 0, len(table)), changed)
+    out: _Table[_K, _V] = dict.__new__(_Table)
+    dict.update(out, table)
+    for key, value in changed.items():
+        if value is _GONE:
+            dict.pop(out, key, None)
+        else:
+            dict.__setitem__(out, key, value)
+    return out if out else _NO_OBJECTS
+
+
+_FROZEN = (_Table, _Layered)
+
+
+def _frozen_table(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    t = type(value)
+    if t is _Table or t is _Layered:
+        return value
+    if not value:
+        return _NO_OBJECTS
+    return _Table(value)
+
+
+# Non-generic converters, so attrs' mypy plugin can type the __init__ arguments.
+def _namespaces(value: Mapping[str, Namespace]) -> Mapping[str, Namespace]:
+    return value if type(value) in _FROZEN else _frozen_table(value)
+
+
+def _services(value: Mapping[_Key, Service]) -> Mapping[_Key, Service]:
+    return value if type(value) in _FROZEN else _frozen_table(value)
+
+
+def _endpoints(value: Mapping[_Key, Endpoints]) -> Mapping[_Key, Endpoints]:
+    return value if type(value) in _FROZEN else _frozen_table(value)
+
+
+def _links(value: Mapping[_Key, Link]) -> Mapping[_Key, Link]:
+    return value if type(value) in _FROZEN else _frozen_table(value)
+
+
+def _config_maps(value: Mapping[_Key, ConfigMap]) -> Mapping[_Key, ConfigMap]:
+    return value if type(value) in _FROZEN else _frozen_table(value)
+
+
 @attrs.frozen
 class ClusterState:
     """A snapshot of one cluster: what ``kubectl get`` would show, indexed.
 
     Build it with :meth:`build` (or :func:`meshmirror.formats.manifest.cluster_state` from
-    kubectl dicts). Lookups are by namespace and name.
+    kubectl dicts). Lookups are by namespace and name. A state is immutable and hashable:
+    the mappings given are copied once into read-only tables (changing one raises
+    ``TypeError``), and :meth:`replace` makes a changed copy that shares what it keeps.
     """
 
     name: str
-    namespaces: Mapping[str, Namespace] = attrs.field(factory=dict)
-    services: Mapping[_Key, Service] = attrs.field(factory=dict)
-    endpoints: Mapping[_Key, Endpoints] = attrs.field(factory=dict)
-    links: Mapping[_Key, Link] = attrs.field(factory=dict)
-    config_maps: Mapping[_Key, ConfigMap] = attrs.field(factory=dict)
+    namespaces: Mapping[str, Namespace] = attrs.field(default=_NO_OBJECTS, converter=_namespaces)
+    services: Mapping[_Key, Service] = attrs.field(default=_NO_OBJECTS, converter=_services)
+    endpoints: Mapping[_Key, Endpoints] = attrs.field(default=_NO_OBJECTS, converter=_endpoints)
+    links: Mapping[_Key, Link] = attrs.field(default=_NO_OBJECTS, converter=_links)
+    config_maps: Mapping[_Key, ConfigMap] = attrs.field(default=_NO_OBJECTS, converter=_config_maps)
+    _hash: int | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    def __hash__(self) -> int:
+        # Computed once (a pass over every object), on first use.
+        h = self._hash
+        if h is None:
+            h = hash(
+                (
+                    self.name,
+                    self.namespaces,
+                    self.services,
+                    self.endpoints,
+                    self.links,
+                    self.config_maps,
+                )
+            )
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Without the cached hash: str hashes differ between processes.
+        return (
+            ClusterState,
+            (
+                self.name,
+                self.namespaces,
+                self.services,
+                self.endpoints,
+                self.links,
+                self.config_maps,
+            ),
+        )
+
+    @classmethod
+    def _of(
+        cls,
+        name: str,
+        namespaces: Mapping[str, Namespace],
+        services: Mapping[_Key, Service],
+        endpoints: Mapping[_Key, Endpoints],
+        links: Mapping[_Key, Link],
+        config_maps: Mapping[_Key, ConfigMap],
+    ) -> ClusterState:
+        """A state of tables that are frozen already (no converter to run): the step
+        of :meth:`replace`, which every event of an incremental planner pays for."""
+        state = object.__new__(cls)
+        put = object.__setattr__
+        put(state, "name", name)
+        put(state, "namespaces", namespaces)
+        put(state, "services", services)
+        put(state, "endpoints", endpoints)
+        put(state, "links", links)
+        put(state, "config_maps", config_maps)
+        put(state, "_hash", None)
+        return state
 
     @classmethod
     def build(cls, name: str, objects: Iterable[AnyObject]) -> ClusterState:
@@ -452,12 +717,12 @@ class ClusterState:
         The error names the first object that clashed with an earlier one, of the first
         kind with a clash in the order Namespace, Service, Endpoints, Link, ConfigMap.
         """
-        namespaces: dict[str, Namespace] = {}
-        services: dict[_Key, Service] = {}
-        endpoints: dict[_Key, Endpoints] = {}
-        links: dict[_Key, Link] = {}
-        config_maps: dict[_Key, ConfigMap] = {}
-        tables: dict[str, dict[Any, Any]] = {
+        namespaces: _Table[str, Namespace] = _Table()
+        services: _Table[_Key, Service] = _Table()
+        endpoints: _Table[_Key, Endpoints] = _Table()
+        links: _Table[_Key, Link] = _Table()
+        config_maps: _Table[_Key, ConfigMap] = _Table()
+        tables: dict[str, _Table[Any, Any]] = {
             "Namespace": namespaces,
             "Service": services,
             "Endpoints": endpoints,
@@ -465,17 +730,20 @@ class ClusterState:
             "ConfigMap": config_maps,
         }
         clashes: dict[str, AnyObject] = {}
+        # Filling the new tables through dict's own methods, before anyone holds them.
         # One pass, one dict operation for most objects: the loader builds every
         # cluster of a dump through here.
+        setdefault = dict.setdefault
+        put = dict.__setitem__
         for obj in objects:
             kind = obj.kind
             at = obj.name if kind == "Namespace" else (obj.namespace, obj.name)
             table = tables[kind]
-            seen = table.setdefault(at, obj)
+            seen = setdefault(table, at, obj)
             if seen is not obj:
                 if seen != obj and kind not in clashes:
                     clashes[kind] = obj
-                table[at] = obj
+                put(table, at, obj)
         for kind in tables:
             clash = clashes.get(kind)
             if clash is not None:
@@ -576,27 +844,34 @@ class ClusterState:
 
     def replace(self, *objects: AnyObject, remove: Iterable[ObjectRef] = ()) -> ClusterState:
         """A new state with ``objects`` put in (replacing same-named ones) and
-        ``remove`` taken out."""
-        tables: dict[str, dict[Any, Any]] = {
-            "Namespace": dict(self.namespaces),
-            "Service": dict(self.services),
-            "Endpoints": dict(self.endpoints),
-            "Link": dict(self.links),
-            "ConfigMap": dict(self.config_maps),
-        }
+        ``remove`` taken out. Tables it does not change are shared, and a few changes to
+        a large table are layered over it rather than copying it (an event's cost)."""
+        # Per table (namespaces, services, endpoints, links, config maps): its changes.
+        changed: list[dict[Any, Any] | None] = [None, None, None, None, None]
         for ref in remove:
-            key = ref.name if ref.kind == "Namespace" else (ref.namespace, ref.name)
-            tables[ref.kind].pop(key, None)
+            i = _TABLE_OF[ref.kind]
+            key = ref.name if i == 0 else (ref.namespace, ref.name)
+            c = changed[i]
+            if c is None:
+                c = changed[i] = {}
+            c[key] = _GONE
         for obj in objects:
-            key = obj.name if obj.kind == "Namespace" else (obj.namespace, obj.name)
-            tables[obj.kind][key] = obj
-        return ClusterState(
-            name=self.name,
-            namespaces=tables["Namespace"],
-            services=tables["Service"],
-            endpoints=tables["Endpoints"],
-            links=tables["Link"],
-            config_maps=tables["ConfigMap"],
+            i = _TABLE_OF[obj.kind]
+            key = obj.name if i == 0 else (obj.namespace, obj.name)
+            c = changed[i]
+            if c is None:
+                c = changed[i] = {}
+            c[key] = obj
+        ns, svc, eps, links, cms = changed
+        if ns is None and svc is None and eps is None and links is None and cms is None:
+            return self
+        return ClusterState._of(
+            self.name,
+            self.namespaces if ns is None else _updated(self.namespaces, ns),
+            self.services if svc is None else _updated(self.services, svc),
+            self.endpoints if eps is None else _updated(self.endpoints, eps),
+            self.links if links is None else _updated(self.links, links),
+            self.config_maps if cms is None else _updated(self.config_maps, cms),
         )
 
 

@@ -45,6 +45,7 @@ from meshmirror.decisions.liveness import ProbeSpecError, probe_config
 from meshmirror.decisions.mirror import Mirror
 from meshmirror.decisions.plan import Plan
 from meshmirror.values.codes import Conflict, ConflictCode, Skip, SkipCode
+from meshmirror.values.display import html_table
 from meshmirror.values.model import ClusterState, Endpoints, Link, ObjectRef, ProbeSpec
 from meshmirror.values.scheme import LINKERD, Scheme
 from meshmirror.views.topology import Topology, is_meshed
@@ -100,6 +101,12 @@ _ID_ORDER = MappingProxyType({cid: i for i, cid in enumerate(CHECK_IDS)})
 SYMBOLS: Mapping[str, str] = MappingProxyType({"ok": "✔", "warn": "‼", "fail": "×"})
 
 _GATEWAY_MODES = ("gateway", "headless")
+# The status column's colour, by the row's class (html_table classes).
+_STATUS_STYLE = (
+    "<style>tr.meshmirror-ok>td:first-child{color:#2e7d32}"
+    "tr.meshmirror-warn>td:first-child{color:#b26a00}"
+    "tr.meshmirror-fail>td:first-child{color:#c62828}</style>"
+)
 _GATEWAY_SKIPS = (SkipCode.NO_GATEWAY, SkipCode.GATEWAY_UNRESOLVED)
 _NAME_SKIPS = (
     SkipCode.NAME_TOO_LONG,
@@ -210,14 +217,17 @@ class CheckReport(Sequence[CheckResult]):
                 out.append((name, members))
         return out
 
-    def summary(self) -> str:
-        """``3 ok, 1 warning, 2 failures``."""
+    def headline(self) -> str:
+        """``3 ok, 1 warning, 2 failures`` (every result type's one line is ``headline()``)."""
         n_ok = sum(1 for r in self.results if r.status == "ok")
         n_warn, n_fail = len(self.warnings), len(self.failed)
         return (
             f"{n_ok} ok, {n_warn} warning{'' if n_warn == 1 else 's'}, "
             f"{n_fail} failure{'' if n_fail == 1 else 's'}"
         )
+
+    # Its first name, kept for existing callers.
+    summary = headline
 
     def text(self) -> str:
         """The report as ``meshmirror check`` prints it."""
@@ -239,19 +249,13 @@ class CheckReport(Sequence[CheckResult]):
         return f"<CheckReport for {self.source}: {self.summary()}{which}>"
 
     def _repr_html_(self) -> str:
-        colour = {"ok": "#2e7d32", "warn": "#b26a00", "fail": "#c62828"}
-        rows = []
-        for r in self.results:
-            rows.append(
-                f'<tr><td style="color:{colour[r.status]}">{html.escape(r.symbol)} '
-                f"{r.status}</td><td><code>{html.escape(r.id)}</code></td>"
-                f"<td>{html.escape(r.subject)}</td><td>{html.escape(r.message)}</td></tr>"
-            )
-        head = "<tr><th>status</th><th>check</th><th>subject</th><th>message</th></tr>"
+        rows = [["status", "check", "subject", "message"]]
+        rows += [[f"{r.symbol} {r.status}", r.id, r.subject, r.message] for r in self.results]
+        table = html_table(rows, classes=[f"meshmirror-{r.status}" for r in self.results])
         notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
         return (
-            f"<p><strong>meshmirror check</strong> for {html.escape(self.source)}: "
-            f"{html.escape(self.summary())}</p>{notes}<table>{head}{''.join(rows)}</table>"
+            f"{_STATUS_STYLE}<p><strong>meshmirror check</strong> for "
+            f"{html.escape(self.source)}: {html.escape(self.summary())}</p>{notes}{table}"
         )
 
 

@@ -32,6 +32,7 @@ import attrs
 from meshmirror.decisions.federated import Federation, Member
 from meshmirror.decisions.mirror import Mirror
 from meshmirror.decisions.plan import Plan
+from meshmirror.values.display import html_table
 from meshmirror.values.model import ClusterState, EndpointAddress, Endpoints, ObjectRef, Service
 from meshmirror.values.scheme import LINKERD, Scheme
 from meshmirror.views.topology import Topology, is_meshed
@@ -219,18 +220,12 @@ class Resolution:
         return f"<Resolution {self.headline()}>"
 
     def _repr_html_(self) -> str:
-        rows = self.rows()
-        head = "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in rows[0]) + "</tr>"
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-            for row in rows[1:]
-        )
         failures = "".join(
             f"<li><code>{html.escape(f.reason)}</code> {html.escape(f.cluster)}: "
             f"{html.escape(f.message)}</li>"
             for f in self.failures
         )
-        return f"<p>{html.escape(self.headline())}</p><table>{head}{body}</table>" + (
+        return f"<p>{html.escape(self.headline())}</p>{html_table(self.rows())}" + (
             f"<ul>{failures}</ul>" if failures else ""
         )
 
@@ -351,16 +346,7 @@ def _local(ctx: _Context, svc: Service, *, via: str | None) -> _Contribution:
     if via is not None:
         _mesh_failure(ctx, c, via)
     eps = ctx.source.endpoints_of(svc.namespace, svc.name)
-    ready = _ready(eps)
-    down = ctx.name in ctx.unreachable
-    if not ready or down:
-        _no_endpoints(c, f"{svc.namespace}/{svc.name}", eps, down)
-    for address, port in ready:
-        c.destinations.append(
-            Destination(
-                ctx.name, svc.namespace, svc.name, address.ip, port, "local", None, "client"
-            )
-        )
+    _dialled(ctx, c, svc.namespace, svc.name, eps, "local")
     return c
 
 
@@ -379,17 +365,23 @@ def _direct(ctx: _Context, cluster: str, remote: ObjectRef, via: str) -> _Contri
         )
     state = ctx.remotes.get(cluster)
     eps = None if state is None else state.endpoints_of(remote.namespace, remote.name)
+    _dialled(ctx, c, remote.namespace, remote.name, eps, "direct")
+    return c
+
+
+def _dialled(
+    ctx: _Context, c: _Contribution, namespace: str, name: str, eps: Endpoints | None, path: Path
+) -> None:
+    """The ready addresses of ``eps`` (Service ``namespace/name`` in ``c.cluster``) as
+    destinations dialled along ``path`` with the client's identity, or why there are none."""
     ready = _ready(eps)
-    down = cluster in ctx.unreachable
+    down = c.cluster in ctx.unreachable
     if not ready or down:
-        _no_endpoints(c, f"{remote.namespace}/{remote.name}", eps, down)
+        _no_endpoints(c, f"{namespace}/{name}", eps, down)
     for address, port in ready:
         c.destinations.append(
-            Destination(
-                cluster, remote.namespace, remote.name, address.ip, port, "direct", None, "client"
-            )
+            Destination(c.cluster, namespace, name, address.ip, port, path, None, "client")
         )
-    return c
 
 
 def _through_gateway(ctx: _Context, mirror: Mirror) -> _Contribution:

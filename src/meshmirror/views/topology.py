@@ -41,6 +41,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from meshmirror.values.display import html_table
 from meshmirror.values.model import ClusterState, FrozenMap
 from meshmirror.values.scheme import LINKERD, Scheme
 
@@ -401,7 +402,7 @@ class Topology:
         return "<Topology " + "; ".join(parts) + tail + ">"
 
     def _repr_html_(self) -> str:
-        rows = []
+        rows = [("cluster", "podNetwork", "trustRoot", "gatewayReachableFrom")]
         for name, entry in self.clusters.items():
             reach = (
                 "every cluster"
@@ -414,12 +415,9 @@ class Topology:
                 self.describe_trust_root(name),
                 reach,
             )
-            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-        head = (
-            "<tr><th>cluster</th><th>podNetwork</th><th>trustRoot</th>"
-            "<th>gatewayReachableFrom</th></tr>"
-        )
-        body = "".join(rows) or '<tr><td colspan="4">every default</td></tr>'
+            rows.append(cells)
+        if len(rows) == 1:
+            rows.append(("every default", "", "", ""))
         count = len(self.clusters)
         summary = f"topology file: {count} cluster{'' if count == 1 else 's'}"
-        return f"<p><strong>{html.escape(summary)}</strong></p><table>{head}{body}</table>"
+        return f"<p><strong>{html.escape(summary)}</strong></p>{html_table(rows)}"

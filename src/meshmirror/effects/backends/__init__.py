@@ -15,6 +15,7 @@ from meshmirror.effects.backends.base import (
     TooManyRequests,
     Unreachable,
     WatchEvent,
+    WriteConflict,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "TooManyRequests",
     "Unreachable",
     "WatchEvent",
+    "WriteConflict",
 ]

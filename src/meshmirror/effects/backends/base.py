@@ -28,6 +28,7 @@ __all__ = [
     "TooManyRequests",
     "Unreachable",
     "WatchEvent",
+    "WriteConflict",
 ]
 
 Manifest: TypeAlias = dict[str, Any]
@@ -61,13 +62,19 @@ class NotFound(BackendError):
     retryable = False
 
 
-class Conflict(BackendError):
-    """409: a stale ``resourceVersion`` or a failed delete precondition."""
+class WriteConflict(BackendError):
+    """409: a stale ``resourceVersion`` or a failed delete precondition (not to be
+    confused with :class:`meshmirror.codes.Conflict`, members of a federated Service
+    that disagree)."""
 
     status = 409
 
 
-class AlreadyExists(Conflict):
+# The name this exception had first; kept so that existing imports work.
+Conflict = WriteConflict
+
+
+class AlreadyExists(WriteConflict):
     """409 on create: an object of that name exists."""
 
 
@@ -139,7 +146,7 @@ class Backend(Protocol):
         ...
 
     def update(self, manifest: Manifest) -> Manifest:
-        """Replace; ``metadata.resourceVersion`` must be current, else :class:`Conflict`."""
+        """Replace; ``metadata.resourceVersion`` must be current, else :class:`WriteConflict`."""
         ...
 
     def delete(
@@ -152,5 +159,5 @@ class Backend(Protocol):
         uid: str | None = None,
     ) -> None:
         """Delete, only if the object still has ``resource_version``/``uid`` when given
-        (else :class:`Conflict`); :class:`NotFound` when absent."""
+        (else :class:`WriteConflict`); :class:`NotFound` when absent."""
         ...

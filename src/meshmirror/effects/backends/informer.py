@@ -161,6 +161,7 @@ class Informer:
     """
 
     __slots__ = (
+        "_touched",
         "_unreported",
         "backend",
         "docs",
@@ -194,10 +195,19 @@ class Informer:
         self.lists = 0
         self.watches = 0
         self._unreported: list[Delta] = []
+        # The keys put since take_touched() (None: the whole cache was replaced).
+        self._touched: set[Key] | None = None
 
     @property
     def listed(self) -> bool:
         return bool(self.resource_version)
+
+    def take_touched(self) -> set[Key] | None:
+        """The keys whose value may have changed since the last call (None: any may,
+        the cache was replaced by a list or this is the first call), and start anew.
+        A caller keeping a copy of :attr:`objects` updates just those keys."""
+        touched, self._touched = self._touched, set()
+        return touched
 
     def invalidate(self) -> None:
         """List again at the next poll (the cache is kept and reconciled with the list)."""
@@ -280,6 +290,7 @@ class Informer:
             self.served = False
             gone = [Delta(self.kind, k, v, None) for k, v in sorted(self.objects.items())]
             self.objects = {}
+            self._touched = None
             return gone
         fresh = self._read_all(result.items)
         if self.docs is not None:
@@ -298,6 +309,7 @@ class Informer:
             if old is None or old != new:
                 deltas.append(Delta(self.kind, key, old, new))
         self.objects = fresh
+        self._touched = None
         self.resource_version = result.resource_version or "0"
         deltas.sort(key=lambda d: d.key)
         return deltas
@@ -325,6 +337,8 @@ class Informer:
 
     def put(self, key: Key, new: Value | None) -> Delta | None:
         """Set one key (a write's result, or an object read with a get)."""
+        if self._touched is not None:
+            self._touched.add(key)
         old = self.objects.get(key)
         if new is None:
             if old is None:

@@ -69,7 +69,6 @@ from meshmirror.effects.backends.base import (
     KINDS,
     AlreadyExists,
     BackendError,
-    Conflict,
     Gone,
     ListResult,
     Manifest,
@@ -78,13 +77,14 @@ from meshmirror.effects.backends.base import (
     Timeout,
     Unreachable,
     WatchEvent,
+    WriteConflict,
 )
 
 __all__ = ["DEFAULT_FAULTS", "FakeCluster", "Faults", "Invalid"]
 
 _Key: TypeAlias = tuple[str, str, str]  # (kind, namespace or "", name)
 _Manifests: TypeAlias = list[Manifest]
-_Write: TypeAlias = tuple[str, str, str, str]  # (verb, kind, namespace or "", name)
+_WriteRecord: TypeAlias = tuple[str, str, str, str]  # (verb, kind, namespace or "", name)
 _EventType: TypeAlias = Literal["ADDED", "MODIFIED", "DELETED"]
 
 _API_VERSIONS = {
@@ -216,7 +216,7 @@ class FakeCluster:
         self._used_uids: set[str] = set()
         self._ips = 0
         self._used_ips: set[str] = set()
-        self.writes: list[_Write] = []
+        self.writes: list[_WriteRecord] = []
         self.requests: Counter[str] = Counter(dict.fromkeys(_VERBS, 0))
 
     @classmethod
@@ -409,7 +409,7 @@ class FakeCluster:
         counted, not logged, never faulty, never blocked by :meth:`set_reachable`. With a
         precondition it is the ``Backend`` call a reconciler makes: counted in
         :attr:`requests`, logged in :attr:`writes`, gated by reachability and faults, and
-        :class:`Conflict` when the object no longer has that resourceVersion/uid.
+        :class:`WriteConflict` when the object no longer has that resourceVersion/uid.
         """
         if resource_version is None and uid is None:
             self.remove(kind, namespace, name)
@@ -435,7 +435,7 @@ class FakeCluster:
         if self._roll(faults.server_error):
             raise ServerError(self._name, f"{verb}: injected internal error")
         if write and self._roll(faults.conflict):
-            raise Conflict(self._name, f"{verb}: injected conflict")
+            raise WriteConflict(self._name, f"{verb}: injected conflict")
         if self._roll(faults.timeout):
             if write and self._random.random() < 0.5:
                 return True
@@ -492,13 +492,13 @@ class FakeCluster:
     def _precondition(self, key: _Key, current: Manifest, resource_version: Any, uid: Any) -> None:
         meta = current["metadata"]
         if resource_version and resource_version != meta["resourceVersion"]:
-            raise Conflict(
+            raise WriteConflict(
                 self._name,
                 f"{self._describe(key)}: the object has been modified (resourceVersion "
                 f"{resource_version}, now {meta['resourceVersion']})",
             )
         if uid and uid != meta["uid"]:
-            raise Conflict(self._name, f"{self._describe(key)}: uid {uid} != {meta['uid']}")
+            raise WriteConflict(self._name, f"{self._describe(key)}: uid {uid} != {meta['uid']}")
 
     def _create(self, key: _Key, doc: Manifest, *, keep_given: bool) -> Manifest:
         obj = self._normalize(doc)
