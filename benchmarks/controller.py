@@ -171,6 +171,96 @@ def apply_edit(doc: dict[str, Any], edit: Mapping[str, Any]) -> dict[str, Any]:
 # -- the servers ------------------------------------------------------------------------
 
 
+def credentials_secret(cluster: str, text: str) -> dict[str, Any]:
+    """The credentials Secret of the Link to ``cluster`` (``kubeconfig`` in its data)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "mirror.linkerd.io/remote-kubeconfig",
+        "metadata": {"name": f"cluster-credentials-{cluster}", "namespace": LINKS_NS},
+        "data": {"kubeconfig": base64.b64encode(text.encode()).decode()},
+    }
+
+
+class Visibility:
+    """When the planned objects (handle 0) and each edit become visible in the source,
+    and when the controller went quiet: what both kinds of :class:`Servers` keep.
+    ``in_flight`` and ``last_activity`` are set by the server side, under ``lock``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        # handle -> [edit time, visible time or None, (verb, kind, ns, name, check)]
+        self.waits: dict[int, list[Any]] = {}
+        self.by_target: dict[tuple[str, str, str], list[int]] = {}
+        self.pending_cold: set[tuple[str, str, str]] = set()
+        self.handles = 0
+        self.in_flight = 0
+        self.last_activity = time.monotonic()
+
+    def cold(self, planned: Sequence[Sequence[str]]) -> None:
+        """Handle 0: visible once every planned object was created."""
+        with self.lock:
+            self.pending_cold = {(k, ns, n) for k, ns, n in planned}
+            self.waits[0] = [time.monotonic(), None, ("cold",)]
+            if not self.pending_cold:
+                self.waits[0][1] = time.monotonic()
+
+    def expect(self, edit: Mapping[str, Any]) -> int:
+        """A handle for ``edit``, visible when the source shows what it should cause."""
+        expectation = edit_expectation(edit)
+        with self.lock:
+            self.handles += 1
+            self.by_target.setdefault(expectation[1:4], []).append(self.handles)
+            self.waits[self.handles] = [time.monotonic(), None, expectation]
+            return self.handles
+
+    def seen(
+        self, key: tuple[str, str, str], verb: str, body: Mapping[str, Any], now: float
+    ) -> None:
+        """The source's ``key`` was created, written or deleted (``verb``) as ``body``
+        at ``now``; call with :attr:`lock` held."""
+        if verb == "create" and self.pending_cold:
+            self.pending_cold.discard(key)
+            if not self.pending_cold:
+                self.waits[0][1] = now
+        for handle in self.by_target.get(key, ()):
+            entry = self.waits[handle]
+            if entry[1] is not None:
+                continue
+            expected, _, _, _, check = entry[2]
+            if verb == "delete":
+                shown = expected == "delete"
+            else:
+                shown = expected == "write" and satisfies(body, check)
+            if shown:
+                entry[1] = now
+
+    def wait(self, handle: int, timeout: float) -> tuple[float, float | None]:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            entry = self.waits[handle]
+            while entry[1] is None and time.monotonic() < deadline:
+                self.changed.wait(max(0.0, min(1.0, deadline - time.monotonic())))
+            key = entry[2][1:4]
+            if handle and handle in self.by_target.get(key, []):
+                self.by_target[key].remove(handle)
+            return entry[0], entry[1]
+
+    def quiet(self, seconds: float, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                now = time.monotonic()
+                idle = now - self.last_activity
+                if not self.in_flight and idle >= seconds:
+                    return True
+                if now >= deadline:
+                    return False
+                wait = max(0.01, seconds - idle) if not self.in_flight else 0.5
+                self.changed.wait(min(wait, deadline - now))
+
+
 class Servers(Protocol):
     """The API servers the controller runs against (``--server``)."""
 
@@ -348,17 +438,11 @@ class RealServers:
         self.env: Any = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        # handle -> [edit time, visible time or None, (verb, kind, ns, name, check)]
-        self._waits: dict[int, list[Any]] = {}
-        self._by_target: dict[tuple[str, str, str], list[int]] = {}
-        self._pending_cold: set[tuple[str, str, str]] = set()
-        self._handles = 0
+        self._vis = Visibility()
+        self._lock = self._vis.lock
         # From the audit logs: the controller's requests.
         self._offsets: dict[str, int] = {}
         self._in_flight: set[str] = set()
-        self._last_activity = time.monotonic()
         self._first_source_request: float | None = None
         self._verbs: Counter[str] = Counter()
         self._remote_verbs: Counter[str] = Counter()
@@ -392,27 +476,15 @@ class RealServers:
                 access = rbac.remote_access_manifests(REMOTE_SA, LINKS_NS)
             self.env[name].apply(access)
         self._load("bare", [d for d in docs[generate.SOURCE]["items"] if d["kind"] != "Link"])
-        secrets = []
-        for name in names[1:]:
-            text = self.env[name].kubeconfig(_user(REMOTE_SA))
-            secrets.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Secret",
-                    "type": "mirror.linkerd.io/remote-kubeconfig",
-                    "metadata": {"name": f"cluster-credentials-{name}", "namespace": LINKS_NS},
-                    "data": {"kubeconfig": base64.b64encode(text.encode()).decode()},
-                }
-            )
+        secrets = [
+            credentials_secret(name, self.env[name].kubeconfig(_user(REMOTE_SA)))
+            for name in names[1:]
+        ]
         links = [_as_new(d) for d in docs[generate.SOURCE]["items"] if d["kind"] == "Link"]
         source.apply([*secrets, *links])
         del docs
 
-        with self._lock:
-            self._pending_cold = set(planned)
-            self._waits[0] = [time.monotonic(), None, ("cold",)]
-            if not self._pending_cold:
-                self._waits[0][1] = time.monotonic()
+        self._vis.cold(planned)
         for kind, path in (("Service", "/api/v1/services"), ("Endpoints", "/api/v1/endpoints")):
             listed = source.request("GET", path, query={"limit": "1"}).body
             version = listed["metadata"]["resourceVersion"]
@@ -467,23 +539,10 @@ class RealServers:
     def _landed(self, kind: str, event_type: str, obj: dict[str, Any], now: float) -> None:
         meta = obj.get("metadata") or {}
         key = (kind, meta.get("namespace") or "", meta.get("name") or "")
+        verb = {"ADDED": "create", "DELETED": "delete"}.get(event_type, "update")
         with self._lock:
-            if event_type == "ADDED" and self._pending_cold:
-                self._pending_cold.discard(key)
-                if not self._pending_cold:
-                    self._waits[0][1] = now
-            for handle in self._by_target.get(key, ()):
-                entry = self._waits[handle]
-                if entry[1] is not None:
-                    continue
-                verb, _, _, _, check = entry[2]
-                if event_type == "DELETED":
-                    shown = verb == "delete"
-                else:
-                    shown = verb == "write" and satisfies(obj, check)
-                if shown:
-                    entry[1] = now
-            self._changed.notify_all()
+            self._vis.seen(key, verb, obj, now)
+            self._vis.changed.notify_all()
 
     # -- the audit logs: what the controller asked ----------------------------------
 
@@ -501,7 +560,8 @@ class RealServers:
                 for event in events:
                     if (event.get("user") or {}).get("username") == user:
                         self._audited(name, event)
-            self._changed.notify_all()
+            self._vis.in_flight = len(self._in_flight)
+            self._vis.changed.notify_all()
 
     def _audited(self, cluster: str, event: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -522,7 +582,7 @@ class RealServers:
                 self._in_flight.add(event["auditID"])
         elif stage in ("ResponseComplete", "Panic") and not watched:
             self._in_flight.discard(event["auditID"])
-            self._last_activity = now
+            self._vis.last_activity = now
             answer = event.get("responseObject")
             if verb == "list" and isinstance(answer, dict):
                 self._listed_bytes += len(json.dumps(answer, separators=(",", ":")))
@@ -544,39 +604,15 @@ class RealServers:
             if doc is None:
                 raise ValueError(f"no {kind} {edit['namespace']}/{edit['name']}")
             doc = {"apiVersion": "v1", "kind": kind, **doc}
-            expectation = edit_expectation(edit)
-            with self._lock:
-                self._handles += 1
-                handle = self._handles
-                self._by_target.setdefault(expectation[1:4], []).append(handle)
-                self._waits[handle] = [time.monotonic(), None, expectation]
+            handles.append(self._vis.expect(edit))
             cluster.apply([apply_edit(doc, edit)])  # a replace at the version read
-            handles.append(handle)
         return handles
 
     def wait(self, handle: int, timeout: float) -> tuple[float, float | None]:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            entry = self._waits[handle]
-            while entry[1] is None and time.monotonic() < deadline:
-                self._changed.wait(max(0.0, min(1.0, deadline - time.monotonic())))
-            key = entry[2][1:4]
-            if handle and handle in self._by_target.get(key, []):
-                self._by_target[key].remove(handle)
-            return entry[0], entry[1]
+        return self._vis.wait(handle, timeout)
 
     def quiet(self, seconds: float, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                now = time.monotonic()
-                idle = now - self._last_activity
-                if not self._in_flight and idle >= seconds:
-                    return True
-                if now >= deadline:
-                    return False
-                wait = max(0.01, seconds - idle) if not self._in_flight else 0.5
-                self._changed.wait(min(wait, deadline - now))
+        return self._vis.quiet(seconds, timeout)
 
     def drain(self) -> dict[str, Any]:
         self._poll_audit()
@@ -624,16 +660,9 @@ def serve() -> int:
         def __init__(self) -> None:
             self.clusters: dict[str, FakeCluster] = {}
             self.servers: dict[str, KubeServer] = {}
-            self.lock = threading.Lock()
-            self.changed = threading.Condition(self.lock)
+            self.vis = Visibility()
+            self.lock = self.vis.lock
             self.records: list[tuple[str, Recorded]] = []
-            self.in_flight = 0
-            self.last_activity = time.monotonic()
-            # handle -> [edit time, visible time or None, (verb, kind, ns, name, check)]
-            self.waits: dict[int, list[Any]] = {}
-            self.by_target: dict[tuple[str, str, str], list[int]] = {}
-            self.pending_cold: set[tuple[str, str, str]] = set()
-            self.handles = 0
             self.first_source_request: float | None = None
 
         # called from the servers' handler threads
@@ -642,19 +671,19 @@ def serve() -> int:
                 self.first_source_request = time.monotonic()
             if rec.verb != "watch" and rec.resource != "leases":
                 with self.lock:
-                    self.in_flight += 1
+                    self.vis.in_flight += 1
 
         def finished(self, cluster: str, rec: Recorded) -> None:
             now = time.monotonic()
             with self.lock:
                 self.records.append((cluster, rec))
                 if rec.verb != "watch" and rec.resource != "leases":
-                    self.in_flight -= 1
-                    self.last_activity = now
+                    self.vis.in_flight -= 1
+                    self.vis.last_activity = now
                 written = rec.verb in ("create", "update", "delete") and 200 <= rec.status < 300
                 if cluster == generate.SOURCE and written:
                     self._written(rec, now)
-                self.changed.notify_all()
+                self.vis.changed.notify_all()
 
         def _written(self, rec: Recorded, now: float) -> None:
             kind = {"services": "Service", "endpoints": "Endpoints"}.get(rec.resource or "")
@@ -662,22 +691,7 @@ def serve() -> int:
                 return
             body = rec.body if isinstance(rec.body, dict) else {}
             name = rec.name or (body.get("metadata") or {}).get("name") or ""
-            key = (kind, rec.namespace or "", name)
-            if rec.verb == "create" and self.pending_cold:
-                self.pending_cold.discard(key)
-                if not self.pending_cold:
-                    self.waits[0][1] = now
-            for handle in self.by_target.get(key, ()):
-                entry = self.waits[handle]
-                if entry[1] is not None:
-                    continue
-                verb, _, _, _, check = entry[2]
-                if rec.verb == "delete":
-                    shown = verb == "delete"
-                else:
-                    shown = verb == "write" and satisfies(body, check)
-                if shown:
-                    entry[1] = now
+            self.vis.seen((kind, rec.namespace or "", name), rec.verb, body, now)
 
         # commands
         def start(self, topo: str, planned: list[list[str]], poll: float) -> None:
@@ -708,26 +722,13 @@ def serve() -> int:
                 )
                 server.listeners.append(lambda rec, n=name: self.finished(n, rec))
                 self.servers[name] = server.start()
-            secrets = []
-            for name in docs:
-                if name == source:
-                    continue
-                text = kubeconfig(self.servers[name].url, token_for(name))
-                secrets.append(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Secret",
-                        "type": "mirror.linkerd.io/remote-kubeconfig",
-                        "metadata": {"name": f"cluster-credentials-{name}", "namespace": LINKS_NS},
-                        "data": {"kubeconfig": base64.b64encode(text.encode()).decode()},
-                    }
-                )
+            secrets = [
+                credentials_secret(name, kubeconfig(self.servers[name].url, token_for(name)))
+                for name in docs
+                if name != source
+            ]
             self.clusters[source].apply(secrets)
-            with self.lock:
-                self.pending_cold = {(k, ns, n) for k, ns, n in planned}
-                self.waits[0] = [time.monotonic(), None, ("cold",)]
-                if not self.pending_cold:
-                    self.waits[0][1] = time.monotonic()
+            self.vis.cold(planned)
 
         def kubeconfig(self, cluster: str) -> str:
             return kubeconfig(self.servers[cluster].url, token_for(cluster))
@@ -743,40 +744,15 @@ def serve() -> int:
                 doc = cluster.get(kind, edit["namespace"], edit["name"])
                 if doc is None:
                     raise ValueError(f"no {kind} {edit['namespace']}/{edit['name']}")
-                expectation = edit_expectation(edit)
-                with self.lock:
-                    self.handles += 1
-                    handle = self.handles
-                    key = expectation[1:4]
-                    self.by_target.setdefault(key, []).append(handle)
-                    self.waits[handle] = [time.monotonic(), None, expectation]
+                handles.append(self.vis.expect(edit))
                 cluster.apply([apply_edit(doc, edit)])
-                handles.append(handle)
             return handles
 
         def wait(self, handle: int, timeout: float) -> tuple[float, float | None]:
-            deadline = time.monotonic() + timeout
-            with self.lock:
-                entry = self.waits[handle]
-                while entry[1] is None and time.monotonic() < deadline:
-                    self.changed.wait(max(0.0, min(1.0, deadline - time.monotonic())))
-                key = entry[2][1:4]
-                if handle and handle in self.by_target.get(key, []):
-                    self.by_target[key].remove(handle)
-                return entry[0], entry[1]
+            return self.vis.wait(handle, timeout)
 
         def quiet(self, seconds: float, timeout: float) -> bool:
-            deadline = time.monotonic() + timeout
-            with self.lock:
-                while True:
-                    now = time.monotonic()
-                    idle = now - self.last_activity
-                    if self.in_flight == 0 and idle >= seconds:
-                        return True
-                    if now >= deadline:
-                        return False
-                    wait = max(0.01, seconds - idle) if self.in_flight == 0 else 0.5
-                    self.changed.wait(min(wait, deadline - now))
+            return self.vis.quiet(seconds, timeout)
 
         def drain(self) -> dict[str, Any]:
             with self.lock:
