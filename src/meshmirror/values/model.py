@@ -498,13 +498,14 @@ class _Layered(Mapping[_K, _V]):
     of a copy; as immutable as :class:`_Table` and equal (and hashing equal) to one with
     the same items."""
 
-    __slots__ = ("_base", "_len", "_log", "_version")
+    __slots__ = ("_base", "_flat", "_len", "_log", "_version")
 
     def __init__(self, base: _Table[_K, _V], log: _Log, version: int, length: int) -> None:
         self._base = base
         self._log = log
         self._version = version
         self._len = length
+        self._flat: _Table[_K, _V] | None = None  # made on the first whole-table read
 
     def get(self, key: _K, default: Any = None) -> Any:
         changes = self._log.changes.get(key)
@@ -537,7 +538,11 @@ class _Layered(Mapping[_K, _V]):
         return self.flat().values()
 
     def flat(self) -> _Table[_K, _V]:
-        """The same items in one table: the base's order, then keys added since."""
+        """The same items in one table: the base's order, then keys added since. Made
+        once: this version never changes (later entries of the log are not its own), so
+        iterating, comparing or hashing it again costs no copy."""
+        if self._flat is not None:
+            return self._flat
         merged = dict(self._base)
         version = self._version
         for key, changes in self._log.changes.items():
@@ -548,7 +553,8 @@ class _Layered(Mapping[_K, _V]):
                     else:
                         merged[key] = value
                     break
-        return _Table(merged)
+        self._flat = table = _Table(merged)
+        return table
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, _Layered):
@@ -604,9 +610,6 @@ def _updated(table: Mapping[_K, _V], changed: Mapping[_K, Any]) -> Mapping[_K, _
     return out if out else _NO_OBJECTS
 
 
-_FROZEN = (_Table, _Layered)
-
-
 def _frozen_table(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     t = type(value)
     if t is _Table or t is _Layered:
@@ -618,23 +621,23 @@ def _frozen_table(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
 
 # Non-generic converters, so attrs' mypy plugin can type the __init__ arguments.
 def _namespaces(value: Mapping[str, Namespace]) -> Mapping[str, Namespace]:
-    return value if type(value) in _FROZEN else _frozen_table(value)
+    return _frozen_table(value)
 
 
 def _services(value: Mapping[_Key, Service]) -> Mapping[_Key, Service]:
-    return value if type(value) in _FROZEN else _frozen_table(value)
+    return _frozen_table(value)
 
 
 def _endpoints(value: Mapping[_Key, Endpoints]) -> Mapping[_Key, Endpoints]:
-    return value if type(value) in _FROZEN else _frozen_table(value)
+    return _frozen_table(value)
 
 
 def _links(value: Mapping[_Key, Link]) -> Mapping[_Key, Link]:
-    return value if type(value) in _FROZEN else _frozen_table(value)
+    return _frozen_table(value)
 
 
 def _config_maps(value: Mapping[_Key, ConfigMap]) -> Mapping[_Key, ConfigMap]:
-    return value if type(value) in _FROZEN else _frozen_table(value)
+    return _frozen_table(value)
 
 
 @attrs.frozen
