@@ -157,10 +157,8 @@ def load_clusters(
             paths, source=source, allow_empty=allow_empty, progress=progress
         )
     except EmptyDumpError as exc:
-        name = exc.cluster
-        what = exc.problem if exc.problem.startswith("holds") else f"is {exc.problem}"
         raise CliError(
-            f"{name}={exc.path} {what}; make the dump with `{DUMP_COMMAND}`, or pass "
+            f"{exc.cluster}={exc.path} {exc.problem}; make the dump with `{DUMP_COMMAND}`, or pass "
             "--allow-empty if the cluster is meant to be empty"
         ) from None
     except LoadError as exc:

@@ -442,7 +442,7 @@ def load_clusters(
         state = load_cluster(name, path, progress=progress)
         if _empty(state) and not allow_empty:
             if Path(path).is_dir() and not dump_files(path):
-                what = "a directory without any *.yaml, *.yml or *.json file"
+                what = "is a directory without any *.yaml, *.yml or *.json file"
             else:
                 what = (
                     "holds no Namespace, Service, Endpoints, EndpointSlice or Link (an empty "
