@@ -1,37 +1,7 @@
-"""Backends: how the reconciler reads and writes clusters (see :mod:`.base`)."""
+"""Backends: how the reconciler reads and writes clusters (see :mod:`.base`).
 
-from meshmirror.effects.backends.base import (
-    KINDS,
-    AlreadyExists,
-    Backend,
-    BackendError,
-    Conflict,
-    Gone,
-    ListResult,
-    Manifest,
-    NotFound,
-    ServerError,
-    Timeout,
-    TooManyRequests,
-    Unreachable,
-    WatchEvent,
-    WriteConflict,
-)
+The package offers :mod:`.base`'s names (the protocol, its values and its errors).
+"""
 
-__all__ = [
-    "KINDS",
-    "AlreadyExists",
-    "Backend",
-    "BackendError",
-    "Conflict",
-    "Gone",
-    "ListResult",
-    "Manifest",
-    "NotFound",
-    "ServerError",
-    "Timeout",
-    "TooManyRequests",
-    "Unreachable",
-    "WatchEvent",
-    "WriteConflict",
-]
+from meshmirror.effects.backends.base import *  # noqa: F403
+from meshmirror.effects.backends.base import __all__ as __all__
